@@ -1,0 +1,1 @@
+"""Demo helpers: a loopback fake LLM server for tests, benchmarks and ``otel-tokens demo``."""

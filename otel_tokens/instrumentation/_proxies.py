@@ -1,0 +1,128 @@
+"""Transparent read-tracking proxies around SDK responses and raw HTTP responses.
+
+``isinstance``, attribute access, ``model_dump``, equality, iteration and context managers
+behave as on the SDK object (``wrapt.ObjectProxy``). Accessing a content-bearing attribute
+marks the call's output as read. Releasing the proxy tells ``outcomes`` the output can no
+longer be judged. Known limits: ``type(proxy)`` is the proxy class, and pickling or
+copying yields the plain SDK object.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import wrapt
+
+from ..outcomes import OutcomeTracker, PendingCall
+
+# Methods and attributes that reveal content on every SDK's response types.
+GENERIC_CONTENT = frozenset({"model_dump", "model_dump_json", "to_dict", "to_json", "json", "dict"})
+
+
+class TrackedResponse(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A finished call's response; subclasses add one property per content attribute."""
+
+    def __init__(self, wrapped: Any, pending: PendingCall, tracker: OutcomeTracker) -> None:
+        super().__init__(wrapped)
+        self._self_pending = pending
+        self._self_tracker = tracker
+
+    def __del__(self) -> None:
+        try:
+            self._self_tracker.on_release(self._self_pending)
+        except Exception:  # noqa: BLE001, S110 - a finalizer must never raise
+            pass
+
+    def __iter__(self) -> Iterator[Any]:
+        self._self_pending.read = True
+        return iter(self.__wrapped__)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        self._self_pending.read = True
+        return self.__wrapped__.__reduce_ex__(protocol)
+
+    def __copy__(self) -> Any:
+        self._self_pending.read = True
+        return copy.copy(self.__wrapped__)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        self._self_pending.read = True
+        return copy.deepcopy(self.__wrapped__, memo)
+
+
+def _content_property(name: str) -> property:
+    def get(self: TrackedResponse) -> Any:
+        value = getattr(self.__wrapped__, name)
+        self._self_pending.read = True
+        return value
+
+    def set_(self: TrackedResponse, value: Any) -> None:
+        setattr(self.__wrapped__, name, value)
+
+    return property(get, set_)
+
+
+_classes: dict[frozenset[str], type[TrackedResponse]] = {}
+
+
+def response_proxy_class(content_attributes: frozenset[str]) -> type[TrackedResponse]:
+    """The proxy class for one library's content attributes (built once)."""
+    cls = _classes.get(content_attributes)
+    if cls is None:
+        members = {name: _content_property(name) for name in content_attributes | GENERIC_CONTENT}
+        cls = type("TrackedResponse", (TrackedResponse,), members)
+        _classes[content_attributes] = cls
+    return cls
+
+
+class TrackedRaw(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A ``with_raw_response`` / ``with_streaming_response`` object: ``parse()`` returns a tracked result."""
+
+    def __init__(
+        self, wrapped: Any, on_parsed: Callable[[Any], Any], on_unparsed_end: Callable[[], None]
+    ) -> None:
+        super().__init__(wrapped)
+        self._self_on_parsed = on_parsed
+        self._self_on_unparsed_end = on_unparsed_end
+        self._self_raw_result: Any = None
+        self._self_tracked: Any = None
+
+    def _self_track(self, result: Any) -> Any:
+        if self._self_tracked is None:
+            self._self_raw_result = result
+            self._self_tracked = self._self_on_parsed(result)
+            return self._self_tracked
+        return self._self_tracked if result is self._self_raw_result else result
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_track(self.__wrapped__.parse(*args, **kwargs))
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            if self._self_tracked is None:
+                self._self_on_unparsed_end()
+
+    def __del__(self) -> None:
+        try:
+            if self._self_tracked is None:
+                self._self_on_unparsed_end()
+        except Exception:  # noqa: BLE001, S110 - a finalizer must never raise
+            pass
+
+
+class TrackedAsyncRaw(TrackedRaw):
+    """Async flavour: ``await raw.parse()`` and ``await raw.close()``."""
+
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return self._self_track(await self.__wrapped__.parse(*args, **kwargs))
+
+    async def close(self) -> Any:  # type: ignore[override]
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            if self._self_tracked is None:
+                self._self_on_unparsed_end()

@@ -1,0 +1,183 @@
+"""The guarded wrapper around every patched method. It knows no provider.
+
+Parse the request under a guard; run the user's call outside any guard; on its exception,
+record and re-raise the same object; parse the response under its own guard; always
+return the SDK's object or a transparent proxy of it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from .. import errors
+from .. import runtime as runtime_module
+from ..recorder import Call
+from ..runtime import Runtime
+from ..tasks import BudgetExceeded
+from ._provider import Endpoint, Library
+from ._proxies import TrackedAsyncRaw, TrackedRaw, TrackedResponse, response_proxy_class
+from ._streams import StreamSession, TrackedAsyncStream, TrackedStream
+
+# Set while an instrumented call runs, so a library calling another instrumented library
+# underneath (LiteLLM over openai, parse() over create()) yields one span: the outermost.
+_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("otel_tokens_in_call", default=False)
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+def _start(
+    endpoint: Endpoint, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Runtime, Call, dict[str, Any]] | None:
+    runtime = runtime_module.get()
+    if runtime is None or not runtime.active or _IN_CALL.get():
+        return None
+    try:
+        if endpoint.skip(kwargs):
+            return None
+        request, call_kwargs = endpoint.read_request(instance, args, kwargs)
+    except Exception as exc:  # noqa: BLE001
+        errors.report("request", exc)
+        return None
+    try:
+        runtime.check_budget()
+    except BudgetExceeded:
+        raise  # the one deliberate exception: the user opted into a budget guard
+    except Exception as exc:  # noqa: BLE001
+        errors.report("budget", exc)
+    try:
+        return runtime, runtime.begin(request), call_kwargs
+    except Exception as exc:  # noqa: BLE001
+        errors.report("recording", exc)
+        return None
+
+
+def _record_failure(runtime: Runtime, call: Call, exc: BaseException) -> None:
+    try:
+        runtime.fail(call, exc)
+    except Exception as inner:  # noqa: BLE001
+        errors.report("recording", inner)
+
+
+def _finish(
+    runtime: Runtime,
+    endpoint: Endpoint,
+    proxy_cls: type[TrackedResponse],
+    call: Call,
+    result: Any,
+    *,
+    parsed: bool = False,
+) -> Any:
+    """Record a finished call and return the result, or a proxy of it; never raises."""
+    try:
+        raw_kind = None if parsed else endpoint.raw_kind(result)
+        if raw_kind is not None:
+            return _track_raw(runtime, endpoint, proxy_cls, call, result, raw_kind == "eager")
+        if endpoint.is_stream(result):
+            return _track_stream(runtime, endpoint, call, result)
+        response = endpoint.read_response(result)
+    except Exception as exc:  # noqa: BLE001
+        errors.report("response", exc)
+        _complete_quietly(runtime, call)
+        return result
+    try:
+        pending = runtime.complete(call, response)
+    except Exception as exc:  # noqa: BLE001
+        errors.report("recording", exc)
+        return result
+    if pending is None or not runtime.settings.track_reads:
+        return result
+    try:
+        return proxy_cls(result, pending, runtime.tracker)
+    except Exception as exc:  # noqa: BLE001
+        errors.report("read_tracking", exc)
+        return result
+
+
+def _complete_quietly(runtime: Runtime, call: Call) -> None:
+    try:
+        runtime.complete(call, None)
+    except Exception as exc:  # noqa: BLE001
+        errors.report("recording", exc)
+
+
+def _track_stream(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any) -> Any:
+    try:
+        state = endpoint.new_stream_state(call.request)
+    except Exception as exc:  # noqa: BLE001
+        errors.report("stream_chunk", exc)
+        state = None
+    session = StreamSession(call, state, runtime)
+    if hasattr(result, "__anext__"):
+        return TrackedAsyncStream(result, session)
+    return TrackedStream(result, session)
+
+
+def _track_raw(
+    runtime: Runtime, endpoint: Endpoint, proxy_cls: type[TrackedResponse], call: Call, raw: Any, eager: bool
+) -> Any:
+    def on_parsed(parsed: Any) -> Any:
+        return _finish(runtime, endpoint, proxy_cls, call, parsed, parsed=True)
+
+    def on_unparsed_end() -> None:
+        _complete_quietly(runtime, call)
+
+    cls = TrackedAsyncRaw if inspect.iscoroutinefunction(type(raw).parse) else TrackedRaw
+    proxy = cls(raw, on_parsed, on_unparsed_end)
+    if eager and cls is TrackedRaw:
+        # The body is already in memory: parse now (the SDK caches it) so the span ends with the call.
+        try:
+            proxy.parse()
+        except Exception as exc:  # noqa: BLE001
+            errors.report("response", exc)
+    return proxy
+
+
+def make_wrapper(library: Library, endpoint: Endpoint) -> Wrapper:
+    """The ``wrapt`` wrapper for one endpoint of ``library``."""
+    proxy_cls = response_proxy_class(library.content_attributes)
+
+    if endpoint.is_async:
+
+        async def async_wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            started = _start(endpoint, instance, args, kwargs)
+            if started is None:
+                return await wrapped(*args, **kwargs)
+            runtime, call, call_kwargs = started
+            token = _IN_CALL.set(True)
+            try:
+                result = await wrapped(*args, **call_kwargs)
+            except BaseException as exc:
+                _record_failure(runtime, call, exc)
+                raise
+            finally:
+                _IN_CALL.reset(token)
+            return _finish(runtime, endpoint, proxy_cls, call, result)
+
+        return async_wrapper
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        started = _start(endpoint, instance, args, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        runtime, call, call_kwargs = started
+        token = _IN_CALL.set(True)
+        try:
+            result = wrapped(*args, **call_kwargs)
+        except BaseException as exc:
+            _record_failure(runtime, call, exc)
+            raise
+        finally:
+            _IN_CALL.reset(token)
+        return _finish(runtime, endpoint, proxy_cls, call, result)
+
+    return wrapper
+
+
+__all__ = ["make_wrapper", "StreamSession"]

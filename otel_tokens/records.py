@@ -1,0 +1,74 @@
+"""Neutral records of one LLM call, filled by provider modules. No OpenTelemetry here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .names import TokenType, UsageSource
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts in OTel GenAI semantics.
+
+    ``input_tokens`` includes cache reads and writes; ``output_tokens`` includes reasoning.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    source: UsageSource = UsageSource.PROVIDER
+
+    def split(self) -> tuple[tuple[str, int], ...]:
+        """Disjoint token types whose sum is the billed total (negative remainders clamp to 0)."""
+        uncached = max(self.input_tokens - self.cache_read_tokens - self.cache_write_tokens, 0)
+        visible_output = max(self.output_tokens - self.reasoning_tokens, 0)
+        return (
+            (TokenType.INPUT.value, uncached),
+            (TokenType.CACHE_READ.value, self.cache_read_tokens),
+            (TokenType.CACHE_WRITE.value, self.cache_write_tokens),
+            (TokenType.OUTPUT.value, visible_output),
+            (TokenType.REASONING.value, self.reasoning_tokens),
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.split())
+
+
+MISSING_USAGE = Usage(source=UsageSource.MISSING)
+
+
+@dataclass(slots=True)
+class Request:
+    """What a provider module read from the call's arguments."""
+
+    provider: str
+    operation: str
+    model: str | None
+    stream: bool = False
+    server_address: str | None = None
+    server_port: int | None = None
+    # Optional semconv request attributes (gen_ai.request.*), already keyed.
+    attributes: dict[str, Any] = field(default_factory=dict)
+    # Prompt content, kept only when content capture is on.
+    input_messages: Any = None
+    # A user id passed to the provider (``user`` / ``safety_identifier``); span only, never a metric.
+    end_user: str | None = None
+    # otel-tokens asked the provider for a usage chunk the caller did not ask for: hide it.
+    hide_usage_chunk: bool = False
+
+
+@dataclass(slots=True)
+class Response:
+    """What a provider module read from the call's result (or accumulated from a stream)."""
+
+    response_id: str | None = None
+    model: str | None = None
+    finish_reasons: tuple[str, ...] = ()
+    usage: Usage | None = None
+    output_type: str | None = None
+    output_messages: Any = None
