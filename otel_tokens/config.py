@@ -36,7 +36,7 @@ def _positive_int(raw: str) -> int:
 
 def _port(raw: str) -> int:
     value = int(raw)
-    if not 0 <= value <= 65535:
+    if not -1 <= value <= 65535:
         raise ValueError(f"expected a port number, got {raw!r}")
     return value
 
@@ -128,7 +128,7 @@ SETTINGS: Final = (
         "OTEL_TOKENS_PROMETHEUS_PORT",
         _port,
         9464,
-        "Port of the /metrics endpoint served by init(); 0 disables it.",
+        "Port of the /metrics endpoint served by init(); 0 picks a free port, -1 serves none.",
     ),
     Row(
         "prometheus_host",

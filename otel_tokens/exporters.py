@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
-from opentelemetry._logs import LoggerProvider, ProxyLoggerProvider
+from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import ProxyTracerProvider, TracerProvider
 
@@ -71,13 +71,13 @@ def setup_providers(
         meter_provider, server, metrics_url = _meter_provider(resource, host, port)
         metrics.set_meter_provider(meter_provider)
         owned.append(meter_provider)
-    elif port:
+    elif port >= 0:
         logger.info(
             "otel-tokens: the app has its own MeterProvider; add a Prometheus reader to it for /metrics"
         )
 
     logger_provider: LoggerProvider = current_logger
-    if isinstance(current_logger, ProxyLoggerProvider):
+    if type(current_logger).__name__ in ("ProxyLoggerProvider", "NoOpLoggerProvider"):
         logger_provider = _logger_provider(resource)
         _logs.set_logger_provider(logger_provider)
         owned.append(logger_provider)
@@ -103,7 +103,7 @@ def _meter_provider(resource: Any, host: str, port: int) -> tuple[MeterProvider,
     readers: list[MetricReader] = []
     server = None
     url = None
-    if port:
+    if port >= 0:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from prometheus_client import CollectorRegistry, start_http_server
 
