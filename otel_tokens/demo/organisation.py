@@ -89,7 +89,7 @@ ORGANISATION: Final = (
         (800, 2000),
         0.0,
         0.0,
-        (("unread", 0.78), ("discarded", 0.12), ("unmarked", 0.05), ("used", 0.05)),
+        (("unread", 0.80), ("discarded", 0.13), ("unmarked", 0.05), ("used", 0.02)),
     ),
     Persona(
         "growth",
