@@ -1,0 +1,24 @@
+"""The README documents every setting and every metric, and shows the two commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from otel_tokens import config, names
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_documented() -> None:
+    missing = [row.env for row in config.SETTINGS if f"`{row.env}`" not in README]
+    assert missing == []
+
+
+def test_every_metric_is_documented() -> None:
+    missing = [spec.prometheus for spec in names.METRICS if f"`{spec.prometheus}" not in README]
+    assert missing == []
+
+
+def test_two_commands() -> None:
+    assert "pip install . && otel-tokens demo" in README
+    assert "bash scripts/test" in README
