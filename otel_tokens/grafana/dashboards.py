@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import grafanalib.core as G  # type: ignore[import-untyped]
+import grafanalib.core as G
 
 from otel_tokens import names
 from otel_tokens.grafana import layouts, normalize

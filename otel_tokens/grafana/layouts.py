@@ -6,17 +6,16 @@ Leaderboards group by team and task only: there are no per-person labels, by des
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from otel_tokens import names
 from otel_tokens.grafana import queries as q
+from otel_tokens.grafana.alerts import Thresholds
 
 PanelKind = Literal["timeseries", "stat", "table", "bargauge"]
 Steps = tuple[tuple[str, float | None], ...]  # (colour, lower bound); the first bound is None
-USD: Final = "currencyUSD"
-SHARE: Final = "percentunit"
-COUNT: Final = "short"
+USD, SHARE, COUNT = "currencyUSD", "percentunit", "short"  # Grafana unit ids
 BUDGET_VARIABLE: Final = "monthly_budget_usd"
 DEFAULT_MONTHLY_BUDGET_USD: Final = 1000
 BAND_STDDEVS: Final = 3
@@ -26,15 +25,19 @@ YIELD_STEPS: Final[Steps] = (("red", None), ("orange", 0.5), ("green", 0.8))
 
 @dataclass(frozen=True)
 class Query:
+    """One PromQL target of a panel; ``column`` and ``unit`` name a leaderboard column."""
+
     expr: str
     legend: str = ""
     instant: bool = False
-    column: str = ""  # table column title (instant table queries)
-    unit: str = ""  # per-column unit for tables
+    column: str = ""
+    unit: str = ""
 
 
 @dataclass(frozen=True)
 class Panel:
+    """One panel: what it shows and its size, not how grafanalib draws it."""
+
     kind: PanelKind
     title: str
     description: str
@@ -50,6 +53,8 @@ class Panel:
 
 @dataclass(frozen=True)
 class Dashboard:
+    """One dashboard: its stable uid, file name and panels in reading order."""
+
     uid: str
     filename: str
     title: str
@@ -60,13 +65,21 @@ class Dashboard:
 
 def legend(*labels: str) -> str:
     """Grafana legend showing the given labels: ``{{team}} / {{task}}``."""
-    return " / ".join("{{%s}}" % label for label in labels)
+    return " / ".join(f"{{{{{label}}}}}" for label in labels)
 
 
 def _stat(title: str, description: str, expr: str, unit: str, steps: Steps = ()) -> Panel:
-    return Panel(
-        "stat", title, description, (Query(expr, instant=True),), unit, width=4, height=5, steps=steps
-    )
+    return Panel("stat", title, description, (Query(expr, instant=True),), unit, 4, 5, steps=steps)
+
+
+def _quantiles(spec: names.MetricSpec) -> tuple[Query, ...]:
+    return tuple(Query(q.quantile(p, spec), f"p{round(p * 100)}") for p in (0.5, 0.95))
+
+
+def _series(
+    title: str, about: str, *queries: Query, unit: str = COUNT, width: int = 8, bars: bool = False
+) -> Panel:
+    return Panel("timeseries", title, about, queries, unit, width, bars=bars)
 
 
 def _leaderboard(level: tuple[str, ...], title: str) -> Panel:
@@ -85,58 +98,34 @@ def _leaderboard(level: tuple[str, ...], title: str) -> Panel:
 
 
 def overview() -> Dashboard:
-    waste = "Tokens whose output was never read or was thrown away."
+    """Outcomes overview: yield, spend, cost per used output, waste, outcomes, health."""
+    waste = "whose output was never read or was thrown away."
+    unpriced = "Calls whose model had no known price: their cost is missing from every spend figure."
+    health = "Failures inside otel-tokens by stage (never the user's calls), and label overflows."
+    overflows = q.volume(names.LABEL_OVERFLOWS, q.RATE_WINDOW, (names.LABEL_LABEL,))
+    cost_yield = q.yield_share(names.OUTCOME_COST_USD)
     panels = (
-        _stat("Yield (tokens)", "Used share of resolved tokens.", q.yield_share(), SHARE, steps=YIELD_STEPS),
-        _stat(
-            "Yield (cost)",
-            "Used share of resolved spend.",
-            q.yield_share(names.OUTCOME_COST_USD),
-            SHARE,
-            steps=YIELD_STEPS,
-        ),
+        _stat("Yield (tokens)", "Used share of resolved tokens.", q.yield_share(), SHARE, YIELD_STEPS),
+        _stat("Yield (cost)", "Used share of resolved spend.", cost_yield, SHARE, YIELD_STEPS),
         _stat("Spend", "Spend over the selected range.", q.spend_usd(), USD),
-        _stat(
-            "Cost per used output",
-            "Cost of used calls / number of used calls.",
-            q.cost_per_used_output(),
-            USD,
+        _stat("Cost per used output", "Cost of used calls / used calls.", q.cost_per_used_output(), USD),
+        _stat("Waste (tokens)", f"Tokens {waste}", q.waste(names.OUTCOME_TOKENS), COUNT),
+        _stat("Waste (USD)", f"Dollars {waste}", q.waste(names.OUTCOME_COST_USD), USD),
+        _series(
+            "Spend rate", "US dollars per hour.", Query(q.spend_usd_per_hour(), "USD/h"), unit=USD, width=12
         ),
-        _stat("Waste (tokens)", waste, q.waste(names.OUTCOME_TOKENS), COUNT),
-        _stat("Waste (USD)", waste.replace("Tokens", "Dollars"), q.waste(names.OUTCOME_COST_USD), USD),
-        Panel(
-            "timeseries",
-            "Spend rate",
-            "US dollars per hour.",
-            (Query(q.spend_usd_per_hour(), "USD/h"),),
-            USD,
-            12,
-        ),
-        Panel(
-            "timeseries",
-            "Outcomes over time",
-            "Resolved tokens per second, stacked by outcome.",
-            (Query(q.outcomes_over_time(), legend(names.LABEL_OUTCOME)),),
-            width=12,
+        replace(
+            _series("Outcomes over time", "Resolved tokens per second, stacked by outcome.", width=12),
+            queries=(Query(q.outcomes_over_time(), legend(names.LABEL_OUTCOME)),),
             stacked=True,
         ),
-        Panel(
-            "timeseries",
-            "Pending calls",
-            "Calls awaiting an outcome.",
-            (Query(q.pending_calls(), "pending"),),
-        ),
-        Panel(
-            "stat",
-            "Unpriced calls",
-            "Calls whose model had no known price: their cost is missing from every spend figure.",
-            (Query(q.volume(names.UNPRICED_CALLS), instant=True),),
-        ),
-        Panel(
-            "timeseries",
-            "Internal errors",
-            "Failures inside otel-tokens, by stage (never the user's calls).",
-            (Query(q.internal_errors(), legend(names.LABEL_STAGE)),),
+        _series("Pending calls", "Calls awaiting an outcome.", Query(q.pending_calls(), "pending")),
+        Panel("stat", "Unpriced calls", unpriced, (Query(q.volume(names.UNPRICED_CALLS), instant=True),)),
+        _series(
+            "Internal health",
+            health,
+            Query(q.internal_errors(), legend(names.LABEL_STAGE)),
+            Query(overflows, "overflow " + legend(names.LABEL_LABEL)),
             bars=True,
         ),
     )
@@ -150,106 +139,99 @@ def overview() -> Dashboard:
 
 
 def leaderboard() -> Dashboard:
+    """Outcome leaderboard: per team and per (team, task) tables ranked by used tokens."""
     team, task = names.LABEL_TEAM, names.LABEL_TASK
-    description = "Outcome-linked usage per team and per task over the selected range. No per-person rows."
+    about = "Outcome-linked usage per team and per task over the selected range. No per-person rows."
     panels = (
         _leaderboard((team,), "Teams by used tokens"),
         _leaderboard((team, task), "Tasks by used tokens"),
     )
     return Dashboard(
-        "otel-tokens-leaderboard", "otel-tokens-leaderboard.json", "Outcome leaderboard", description, panels
+        "otel-tokens-leaderboard", "otel-tokens-leaderboard.json", "Outcome leaderboard", about, panels
     )
 
 
 def spend() -> Dashboard:
+    """Spend and anomalies: budget burn, baseline band, movers, latency, errors, repeats, runaways."""
+    alerts = Thresholds()
     budget_per_hour = f"${BUDGET_VARIABLE} / {q.SECONDS_PER_MONTH // q.SECONDS_PER_HOUR}"
-    burn = f"{q.spend_usd_per_hour('1h')} / ({budget_per_hour})"
-    burn6h = f"{q.spend_usd_per_hour('6h')} / ({budget_per_hour})"
+    burn = [Query(f"{q.spend_usd_per_hour(w)} / ({budget_per_hour})", w) for w in ("1h", "6h")]
     baseline, spread = q.spend_baseline("avg"), q.spend_baseline("stddev")
     team_task = (names.LABEL_TEAM, names.LABEL_TASK)
-    dur, ttfc = names.OPERATION_DURATION, names.TIME_TO_FIRST_CHUNK
+    semconv = "(semconv histogram: filtered by model and provider only)"
+    band = (
+        Query(q.spend_usd_per_hour("1h"), "spend"),
+        Query(baseline, "baseline"),
+        Query(f"{baseline} + {BAND_STDDEVS} * {spread}", "upper"),
+        Query(f"clamp_min({baseline} - {BAND_STDDEVS} * {spread}, 0)", "lower"),
+    )
+    movers = Query(q.top_movers(by=team_task), legend(*team_task), instant=True)
+    runaway = q.volume(names.RUNAWAY_RUNS, q.RATE_WINDOW, by=team_task)
+    blocked = q.volume(names.BUDGET_BLOCKS, q.RATE_WINDOW, by=team_task)
     panels = (
-        Panel(
-            "timeseries",
+        _series(
             "Spend vs budget",
             f"Spend per hour against the monthly budget (variable {BUDGET_VARIABLE}) spread over 30 days.",
-            (Query(q.spend_usd_per_hour(), "spend"), Query(budget_per_hour, "budget")),
-            USD,
-            12,
-        ),
-        Panel(
-            "timeseries",
-            "Budget burn rate",
-            "Spend rate / budget rate. The burn-rate alerts fire above 14.4 (1h) and 6 (6h).",
-            (Query(burn, "1h"), Query(burn6h, "6h")),
+            Query(q.spend_usd_per_hour(), "spend"),
+            Query(budget_per_hour, "budget"),
+            unit=USD,
             width=12,
-            steps=(("green", None), ("orange", 6.0), ("red", 14.4)),
+        ),
+        replace(
+            _series(
+                "Budget burn rate",
+                "Spend rate / budget rate, and the burn-rate alert thresholds.",
+                *burn,
+                width=12,
+            ),
+            steps=(("green", None), ("orange", alerts.slow_burn), ("red", alerts.fast_burn)),
             threshold_lines=True,
         ),
-        Panel(
-            "timeseries",
+        _series(
             "Spend vs trailing baseline",
             f"Hourly spend against its 7-day average ± {BAND_STDDEVS} standard deviations.",
-            (
-                Query(q.spend_usd_per_hour("1h"), "spend"),
-                Query(baseline, "baseline"),
-                Query(f"{baseline} + {BAND_STDDEVS} * {spread}", "upper"),
-                Query(f"clamp_min({baseline} - {BAND_STDDEVS} * {spread}, 0)", "lower"),
-            ),
-            USD,
-            12,
+            *band,
+            unit=USD,
+            width=12,
         ),
         Panel(
-            "bargauge",
-            "Top movers",
-            "Team and task whose hourly spend rose most against the same hour yesterday.",
-            (Query(q.top_movers(by=team_task), legend(*team_task), instant=True),),
-            USD,
-            12,
+            "bargauge", "Top movers", "Hourly spend rise against the same hour yesterday.", (movers,), USD, 12
         ),
-        Panel(
-            "timeseries",
-            "Latency",
-            "Operation duration (semconv histogram, filtered by model and provider only).",
-            (Query(q.quantile(0.5, dur), "p50"), Query(q.quantile(0.95, dur), "p95")),
-            "s",
-        ),
-        Panel(
-            "timeseries",
+        _series("Latency", f"Operation duration {semconv}.", *_quantiles(names.OPERATION_DURATION), unit="s"),
+        _series(
             "Time to first chunk",
-            "Streams only (semconv histogram, filtered by model and provider only).",
-            (Query(q.quantile(0.5, ttfc), "p50"), Query(q.quantile(0.95, ttfc), "p95")),
-            "s",
+            f"Streams only {semconv}.",
+            *_quantiles(names.TIME_TO_FIRST_CHUNK),
+            unit="s",
         ),
-        Panel(
-            "timeseries",
+        _series(
             "Error rate",
             "Share of calls that failed, by provider.",
-            (Query(q.error_share(by=(names.LABEL_PROVIDER,)), legend(names.LABEL_PROVIDER)),),
-            SHARE,
+            Query(q.error_share(by=(names.LABEL_PROVIDER,)), legend(names.LABEL_PROVIDER)),
+            unit=SHARE,
         ),
-        Panel(
-            "timeseries",
+        _series(
             "Repeat share per task",
             "Share of calls whose request was already seen within the repeat window.",
-            (Query(q.repeat_share(by=(names.LABEL_TASK,)), legend(names.LABEL_TASK)),),
-            SHARE,
-            12,
+            Query(q.repeat_share(by=(names.LABEL_TASK,)), legend(names.LABEL_TASK)),
+            unit=SHARE,
+            width=12,
         ),
-        Panel(
-            "timeseries",
+        _series(
             "Runaway runs",
-            "Task runs over the call or token threshold.",
-            (Query(q.volume(names.RUNAWAY_RUNS, q.RATE_WINDOW, by=team_task), legend(*team_task)),),
+            "Task runs over the call or token threshold, and calls a budget guard refused.",
+            Query(runaway, legend(*team_task)),
+            Query(blocked, "blocked " + legend(*team_task)),
             width=12,
             bars=True,
         ),
     )
-    description = "Budget burn, anomalies against the trailing baseline, latency, errors and repeats."
+    about = "Budget burn, anomalies against the trailing baseline, latency, errors and repeats."
     return Dashboard(
-        "otel-tokens-spend", "otel-tokens-spend.json", "Spend and anomalies", description, panels, True
+        "otel-tokens-spend", "otel-tokens-spend.json", "Spend and anomalies", about, panels, True
     )
 
 
 def all_dashboards() -> tuple[Dashboard, ...]:
+    """The three dashboards otel-tokens ships, in file order."""
     return (overview(), leaderboard(), spend())

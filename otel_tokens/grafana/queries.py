@@ -44,11 +44,13 @@ _SEMCONV_FILTERS: Final = {
 
 
 def eq(label: str, value: str) -> Matcher:
+    """Equality matcher: ``eq(names.LABEL_OUTCOME, "used")`` -> ``outcome="used"``."""
     return (label, "=", value)
 
 
 def among(label: str, values: Sequence[str]) -> Matcher:
-    return (label, "=~", "|".join(values))
+    """Regex matcher over ``values`` (plain equality for a single value)."""
+    return (label, "=~", "|".join(values)) if len(values) > 1 else eq(label, values[0])
 
 
 def _labels(spec: MetricSpec) -> set[str]:
@@ -74,7 +76,8 @@ def selector(
 
 
 def by_clause(by: Sequence[str]) -> str:
-    return f" by ({', '.join(by)})" if by else ""
+    """`` by (team, task) `` for a non-empty grouping, else nothing."""
+    return f" by ({', '.join(by)}) " if by else ""
 
 
 def aggregate(
@@ -85,14 +88,16 @@ def aggregate(
     func: str = "rate",
     filters: Filters = DASHBOARD_FILTERS,
     suffix: str = "",
+    offset: str = "",
 ) -> str:
-    """``sum by (by) (func(selector[window]))``; ``by`` must name labels of the metric."""
+    """``sum by (by) (func(selector[window] offset offset))``; ``by`` must name labels of the metric."""
     allowed = _labels(spec) | ({HISTOGRAM_LABEL} if spec.kind == "histogram" else set())
     missing = [label for label in by if label not in allowed]
     if missing:
         raise ValueError(f"{spec.prometheus} cannot be grouped by {missing}")
     inner = selector(spec, *matchers, filters=filters, suffix=suffix)
-    return f"sum{by_clause(by)} ({func}({inner}[{window}]))"
+    shift = f" offset {offset}" if offset else ""
+    return f"sum{by_clause(by)}({func}({inner}[{window}]{shift}))"
 
 
 def share(numerator: str, denominator: str) -> str:
@@ -104,15 +109,15 @@ def share(numerator: str, denominator: str) -> str:
 def spend_usd(
     window: str = RANGE_WINDOW, by: Sequence[str] = (), filters: Filters = DASHBOARD_FILTERS
 ) -> str:
+    """Spend in USD over ``window`` (the dashboard range by default)."""
     return aggregate(names.COST_USD, window, by=by, func="increase", filters=filters)
 
 
 def spend_usd_per_hour(
     window: str = RATE_WINDOW, by: Sequence[str] = (), filters: Filters = DASHBOARD_FILTERS, offset: str = ""
 ) -> str:
-    expr = aggregate(
-        names.COST_USD, f"{window}{' offset ' + offset if offset else ''}", by=by, filters=filters
-    )
+    """Spend rate in USD per hour, optionally ``offset`` into the past."""
+    expr = aggregate(names.COST_USD, window, by=by, filters=filters, offset=offset)
     return f"{SECONDS_PER_HOUR} * {expr}"
 
 
@@ -129,12 +134,11 @@ def outcome_share(
     window: str = RANGE_WINDOW,
     by: Sequence[str] = (),
     filters: Filters = DASHBOARD_FILTERS,
+    func: str = "increase",
 ) -> str:
     """Share of resolved ``spec`` (tokens, cost or calls) whose outcome is one of ``outcomes``."""
-    part = aggregate(
-        spec, window, among(names.LABEL_OUTCOME, outcomes), by=by, func="increase", filters=filters
-    )
-    return share(part, aggregate(spec, window, by=by, func="increase", filters=filters))
+    part = aggregate(spec, window, among(names.LABEL_OUTCOME, outcomes), by=by, func=func, filters=filters)
+    return share(part, aggregate(spec, window, by=by, func=func, filters=filters))
 
 
 def yield_share(
@@ -150,6 +154,7 @@ def yield_share(
 def used(
     spec: MetricSpec, window: str = RANGE_WINDOW, by: Sequence[str] = (), filters: Filters = DASHBOARD_FILTERS
 ) -> str:
+    """Increase of an outcome counter (tokens, cost or calls) for outcome ``used``."""
     return aggregate(
         spec, window, eq(names.LABEL_OUTCOME, Outcome.USED.value), by=by, func="increase", filters=filters
     )
@@ -158,9 +163,13 @@ def used(
 def cost_per_used_output(
     window: str = RANGE_WINDOW, by: Sequence[str] = (), filters: Filters = DASHBOARD_FILTERS
 ) -> str:
-    """Cost of the used calls divided by their number."""
+    """All resolved spend divided by the used outputs: waste makes each useful output dearer.
+
+    Matches ``otel_tokens.leaderboard`` (the demo and ``otel-tokens report``).
+    """
     calls = used(names.OUTCOME_CALLS, window, by, filters)
-    return f"{used(names.OUTCOME_COST_USD, window, by, filters)} / ({calls} > 0)"
+    spend = aggregate(names.OUTCOME_COST_USD, window, by=by, func="increase", filters=filters)
+    return f"{spend} / ({calls} > 0)"
 
 
 def waste(
@@ -171,20 +180,24 @@ def waste(
 
 
 def outcomes_over_time(spec: MetricSpec = names.OUTCOME_TOKENS, window: str = RATE_WINDOW) -> str:
+    """Resolved tokens per second by outcome, for a stacked time series."""
     return aggregate(spec, window, by=(names.LABEL_OUTCOME,))
 
 
 def pending_calls() -> str:
+    """Calls awaiting an outcome, summed over processes."""
     return f"sum({selector(names.PENDING_CALLS)})"
 
 
 def internal_errors(window: str = RATE_WINDOW) -> str:
+    """Failures inside otel-tokens per stage and window."""
     return aggregate(names.INTERNAL_ERRORS, window, by=(names.LABEL_STAGE,), func="increase")
 
 
 def error_share(
     window: str = RATE_WINDOW, by: Sequence[str] = (), filters: Filters = DASHBOARD_FILTERS
 ) -> str:
+    """Share of calls that failed (``status="error"``)."""
     errors = aggregate(
         names.CALLS, window, eq(names.LABEL_STATUS, names.CallStatus.ERROR.value), by=by, filters=filters
     )
@@ -194,6 +207,7 @@ def error_share(
 def repeat_share(
     window: str = RATE_WINDOW, by: Sequence[str] = (), filters: Filters = DASHBOARD_FILTERS
 ) -> str:
+    """Share of calls whose request was seen within the repeat window."""
     repeats = aggregate(names.REPEAT_CALLS, window, by=by, filters=filters)
     return share(repeats, aggregate(names.CALLS, window, by=by, filters=filters))
 
@@ -216,4 +230,4 @@ def top_movers(k: int = 10, window: str = "1h", compare: str = "1d", by: Sequenc
     """The ``k`` groups whose hourly spend rose most against the same hour ``compare`` ago."""
     now = spend_usd_per_hour(window, by=by)
     before = spend_usd_per_hour(window, by=by, offset=compare)
-    return f"topk({k}, {now} - ({before} or {now} * 0))"
+    return f"topk({k}, ({now} - ({before} or {now} * 0)) > 0)"
