@@ -22,3 +22,11 @@ def test_every_metric_is_documented() -> None:
 def test_two_commands() -> None:
     assert "pip install . && otel-tokens demo" in README
     assert "bash scripts/test" in README
+
+
+def test_every_alert_is_documented() -> None:
+    from otel_tokens.grafana import rules
+
+    alerts = [rule["alert"] for rule in rules.alert_rules(rules.build_rules(1000))]
+    assert alerts
+    assert [a for a in alerts if f"`{a}`" not in README] == []
