@@ -1,0 +1,134 @@
+"""Anthropic instrumentation: ``AnthropicInstrumentor().instrument()`` or the ``otel_tokens_anthropic`` entry point.
+
+``messages.create`` and ``messages.parse`` are patched like any endpoint. The
+``messages.stream()`` helper does not go through ``create``: it hands a deferred request
+(a ``partial`` of ``_post``, or an unawaited coroutine for the async client) to a
+``MessageStreamManager`` that sends it on ``with`` / ``async with`` entry. So ``stream`` is
+patched to swap that deferred request for a guarded one: the span starts when the request is
+sent, and the helper's ``MessageStream`` reads our tracked stream through ``_raw_stream``.
+``messages.count_tokens`` is not billed and is left alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Generator
+from typing import Any, Final
+
+import wrapt
+from opentelemetry.instrumentation.utils import unwrap
+
+from ... import errors
+from .._base import LLMInstrumentor, _owner
+from .._provider import Endpoint, Library
+from .._wrapper import Wrapper, make_wrapper
+from . import mapping as m
+
+_MESSAGES: Final = "anthropic.resources.messages.messages"
+_BETA_MESSAGES: Final = "anthropic.resources.beta.messages.messages"
+_SURFACES: Final = tuple(
+    (module, f"{prefix}Messages", is_async)
+    for module in (_MESSAGES, _BETA_MESSAGES)
+    for prefix, is_async in (("", False), ("Async", True))
+)
+
+
+def _endpoint(module: str, qualname: str, is_async: bool, *, helper: bool = False) -> Endpoint:
+    return Endpoint(
+        module=module,
+        qualname=qualname,
+        is_async=is_async,
+        read_request=m.read_stream_request if helper else m.read_request,
+        read_response=m.read_message,
+        new_stream_state=m.MessageStreamState,
+        is_stream=m.is_stream,
+        raw_kind=m.raw_kind,
+    )
+
+
+LIBRARY: Final = Library(
+    name="anthropic",
+    requirement="anthropic >= 0.43",  # the stream helper wraps our stream since 0.43
+    endpoints=tuple(
+        _endpoint(module, f"{cls}.{method}", is_async)
+        for module, cls, is_async in _SURFACES
+        for method in ("create", "parse")
+    ),
+    content_attributes=m.CONTENT_ATTRIBUTES,
+    stream_holders=("_raw_stream",),
+)
+# The ``stream()`` helpers; ``is_async`` is that of the request they defer, not of ``stream`` itself.
+STREAM_HELPERS: Final = tuple(
+    _endpoint(module, f"{cls}.stream", is_async, helper=True) for module, cls, is_async in _SURFACES
+)
+
+
+class _DeferredAwaitable:
+    """Stands in for the async helper's unawaited request: our guarded call starts on ``await``
+    only, so a manager that is never entered leaves nothing behind but the SDK's own coroutine."""
+
+    __slots__ = ("_start",)
+
+    def __init__(self, start: Callable[[], Any]) -> None:
+        self._start = start
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._start().__await__()  # type: ignore[no-any-return]
+
+
+def _guard_deferred_request(manager: Any, send: Wrapper, instance: Any, kwargs: dict[str, Any]) -> None:
+    """Replace the manager's deferred request (``_<Manager>__api_request``) by a guarded one."""
+    name = next(key for key in vars(manager) if key.endswith("__api_request"))
+    original = getattr(manager, name)
+
+    def unchanged(**_: Any) -> Any:
+        return original() if callable(original) else original
+
+    guarded = functools.partial(send, unchanged, instance, (), kwargs)
+    setattr(manager, name, guarded if callable(original) else _DeferredAwaitable(guarded))
+
+
+def _stream_wrapper(endpoint: Endpoint) -> Wrapper:
+    send = make_wrapper(LIBRARY, endpoint)
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        manager = wrapped(*args, **kwargs)
+        try:
+            _guard_deferred_request(manager, send, instance, kwargs)
+        except Exception as exc:  # noqa: BLE001 - the helper then works uninstrumented
+            errors.report("request", exc)
+        return manager
+
+    return wrapper
+
+
+class AnthropicInstrumentor(LLMInstrumentor):
+    """Instruments the ``anthropic`` SDK: ``messages.create`` / ``parse`` / ``.stream()``, plain and
+    beta, sync and async, streamed and raw (``with_raw_response``, ``with_streaming_response``).
+    Input tokens include cache reads and writes; ``count_tokens`` is not recorded.
+
+    Example::
+
+        AnthropicInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+    """
+
+    library = LIBRARY
+
+    def _instrument(self, **kwargs: Any) -> None:
+        super()._instrument(**kwargs)
+        for endpoint in STREAM_HELPERS:
+            owner = _owner(endpoint)
+            if owner is not None:
+                wrapt.wrap_function_wrapper(*owner, _stream_wrapper(endpoint))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        super()._uninstrument(**kwargs)
+        for endpoint in STREAM_HELPERS:
+            owner = _owner(endpoint)
+            if owner is not None:
+                unwrap(*owner)
+
+    def patched(self) -> list[tuple[Any, str]]:
+        return super().patched() + [owner for owner in map(_owner, STREAM_HELPERS) if owner is not None]
