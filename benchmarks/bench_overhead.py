@@ -37,29 +37,54 @@ MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
 def _completion() -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "Hello there, friend."}}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
-                  "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}},
-    }).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Hello there, friend."},
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 12,
+                "completion_tokens": 5,
+                "total_tokens": 17,
+                "prompt_tokens_details": {"cached_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0},
+            },
+        }
+    ).encode()
 
 
 def _stream(include_usage: bool) -> bytes:
     lines = []
     for i in range(CHUNKS):
-        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                 "model": "gpt-4o-mini-2024-07-18",
-                 "choices": [{"index": 0, "delta": {"content": "w "},
-                              "finish_reason": "stop" if i == CHUNKS - 1 else None}]}
+        chunk = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [
+                {"index": 0, "delta": {"content": "w "}, "finish_reason": "stop" if i == CHUNKS - 1 else None}
+            ],
+        }
         if include_usage:
             chunk["usage"] = None
         lines.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
     if include_usage:
-        usage = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                 "model": "gpt-4o-mini-2024-07-18", "choices": [],
-                 "usage": {"prompt_tokens": 12, "completion_tokens": CHUNKS, "total_tokens": 12 + CHUNKS}}
+        usage = {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini-2024-07-18",
+            "choices": [],
+            "usage": {"prompt_tokens": 12, "completion_tokens": CHUNKS, "total_tokens": 12 + CHUNKS},
+        }
         lines.append(b"data: " + json.dumps(usage).encode() + b"\n\n")
     lines.append(b"data: [DONE]\n\n")
     return b"".join(lines)
@@ -83,10 +108,18 @@ async def _async_handler(request: httpx2.Request) -> httpx2.Response:
 
 
 def _clients() -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-    sync = openai.OpenAI(base_url="http://bench.invalid/v1", api_key="x", max_retries=0,
-                         http_client=httpx2.Client(transport=httpx2.MockTransport(_handler)))
-    aio = openai.AsyncOpenAI(base_url="http://bench.invalid/v1", api_key="x", max_retries=0,
-                             http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_async_handler)))
+    sync = openai.OpenAI(
+        base_url="http://bench.invalid/v1",
+        api_key="x",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(_handler)),
+    )
+    aio = openai.AsyncOpenAI(
+        base_url="http://bench.invalid/v1",
+        api_key="x",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_async_handler)),
+    )
     return sync, aio
 
 
@@ -104,16 +137,28 @@ class Floor:
 
     def call(self, fn: Callable[[], Any]) -> Any:
         start = time.perf_counter()
-        attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                 "gen_ai.request.model": "gpt-4o-mini", "otel_tokens.task": "unlabeled"}
-        with self.tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=attrs) as span:
+        attrs = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "otel_tokens.task": "unlabeled",
+        }
+        with self.tracer.start_as_current_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=attrs
+        ) as span:
             result = fn()
             usage = result.usage
             span.set_attribute("gen_ai.response.id", result.id)
             span.set_attribute("gen_ai.response.model", result.model)
             span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
             span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
-            labels = {"provider": "openai", "model": result.model, "operation": "chat", "task": "unlabeled", "team": ""}
+            labels = {
+                "provider": "openai",
+                "model": result.model,
+                "operation": "chat",
+                "task": "unlabeled",
+                "team": "",
+            }
             self.tokens.add(usage.prompt_tokens, {**labels, "token_type": "input"})
             self.tokens.add(usage.completion_tokens, {**labels, "token_type": "output"})
             self.cost.add(0.0001, labels)
@@ -155,10 +200,17 @@ def _stats(samples: list[float]) -> tuple[float, float]:
 
 
 def _import_init_ms() -> float:
-    code = ("import openai, time; t=time.perf_counter(); import otel_tokens; otel_tokens.instrument(); "
-            "print((time.perf_counter()-t)*1000)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OTEL_TOKENS_PROMETHEUS_PORT": "-1"})
+    code = (
+        "import openai, time; t=time.perf_counter(); import otel_tokens; otel_tokens.instrument(); "
+        "print((time.perf_counter()-t)*1000)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OTEL_TOKENS_PROMETHEUS_PORT": "-1"},
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -195,33 +247,49 @@ def main() -> int:
             pass
 
     results: dict[str, dict[str, list[float]]] = {}
-    results["uninstrumented"] = {"sync": _time(chat, n), "stream": _time(stream, n),
-                                 "stream+usage": _time(stream_usage, n),
-                                 "async": _atime(achat, n), "async stream": _atime(astream, n)}
+    results["uninstrumented"] = {
+        "sync": _time(chat, n),
+        "stream": _time(stream, n),
+        "stream+usage": _time(stream_usage, n),
+        "async": _atime(achat, n),
+        "async stream": _atime(astream, n),
+    }
     results["floor"] = {"sync": _time(lambda: floor.call(chat), n)}
     otel_tokens.instrument(tracer_provider, meter_provider)
     try:
-        results["otel-tokens"] = {"sync": _time(chat, n), "stream": _time(stream, n),
-                                  "stream+usage": _time(stream_usage, n),
-                                  "async": _atime(achat, n), "async stream": _atime(astream, n)}
+        results["otel-tokens"] = {
+            "sync": _time(chat, n),
+            "stream": _time(stream, n),
+            "stream+usage": _time(stream_usage, n),
+            "async": _atime(achat, n),
+            "async stream": _atime(astream, n),
+        }
     finally:
         otel_tokens.uninstrument()
 
     base = {k: _stats(v)[0] for k, v in results["uninstrumented"].items()}
     floor_overhead = _stats(results["floor"]["sync"])[0] - base["sync"]
-    print(f"cores: {os.cpu_count()}  calls per cell: {n}  python {sys.version.split()[0]}  openai {openai.__version__}")
+    print(
+        f"cores: {os.cpu_count()}  calls per cell: {n}  python {sys.version.split()[0]}  openai {openai.__version__}"
+    )
     print(f"{'variant':<16}{'surface':<14}{'median us':>11}{'p99 us':>10}{'overhead us':>13}{'x floor':>9}")
     for variant, cells in results.items():
         for surface, samples in cells.items():
             median, p99 = _stats(samples)
             overhead = median - base[surface]
-            ratio = f"{overhead / floor_overhead:.2f}" if floor_overhead > 0 and surface in ("sync", "async") else "-"
+            ratio = (
+                f"{overhead / floor_overhead:.2f}"
+                if floor_overhead > 0 and surface in ("sync", "async")
+                else "-"
+            )
             print(f"{variant:<16}{surface:<14}{median:>11.1f}{p99:>10.1f}{overhead:>13.1f}{ratio:>9}")
     ours = results["otel-tokens"]
     call_overhead = _stats(ours["sync"])[0] - base["sync"]
     per_chunk = ((_stats(ours["stream+usage"])[0] - base["stream+usage"]) - call_overhead) / CHUNKS
     injected = (_stats(ours["stream"])[0] - base["stream"] - call_overhead) / CHUNKS
-    print(f"per-chunk stream overhead: {per_chunk:.2f} us (same request as uninstrumented, minus call overhead)")
+    print(
+        f"per-chunk stream overhead: {per_chunk:.2f} us (same request as uninstrumented, minus call overhead)"
+    )
     print(f"per-chunk incl. the SDK parsing the usage field otel-tokens asks for: {injected:.2f} us")
     print(f"import + instrument: {_import_init_ms():.0f} ms")
     return 0

@@ -5,6 +5,7 @@ Tests (and ``OTEL_TOKENS_RAISE_INTERNAL_ERRORS=true``) make them re-raise so bug
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -39,10 +40,8 @@ def report(stage: str, exc: BaseException) -> None:
         )
     counter = _counter
     if counter is not None:
-        try:
+        with contextlib.suppress(Exception):  # counting must never fail the caller
             counter(stage)
-        except Exception:  # noqa: BLE001 - counting must never fail the caller
-            pass
 
 
 def reset_logged() -> None:

@@ -15,8 +15,6 @@ from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import ProxyTracerProvider, TracerProvider
 
-from . import errors
-
 logger = logging.getLogger("otel_tokens")
 
 
@@ -28,6 +26,8 @@ class Setup:
     metrics_url: str | None = None
     server: Any = None
     owned: list[Any] = field(default_factory=list)
+    # Stages that failed here, logged already; counted once the recorder exists.
+    failed: list[str] = field(default_factory=list)
 
 
 def _otlp(signal: str) -> bool:
@@ -66,9 +66,10 @@ def setup_providers(
 
     metrics_url = None
     server = None
+    failed: list[str] = []
     meter_provider: MeterProvider = current_meter
     if _is_unset_meter_provider(current_meter):
-        meter_provider, server, metrics_url = _meter_provider(resource, host, port)
+        meter_provider, server, metrics_url = _meter_provider(resource, host, port, failed)
         metrics.set_meter_provider(meter_provider)
         owned.append(meter_provider)
     elif port >= 0:
@@ -81,7 +82,7 @@ def setup_providers(
         logger_provider = _logger_provider(resource)
         _logs.set_logger_provider(logger_provider)
         owned.append(logger_provider)
-    return Setup(tracer_provider, meter_provider, logger_provider, metrics_url, server, owned)
+    return Setup(tracer_provider, meter_provider, logger_provider, metrics_url, server, owned, failed)
 
 
 def _tracer_provider(resource: Any) -> TracerProvider:
@@ -96,7 +97,9 @@ def _tracer_provider(resource: Any) -> TracerProvider:
     return provider
 
 
-def _meter_provider(resource: Any, host: str, port: int) -> tuple[MeterProvider, Any, str | None]:
+def _meter_provider(
+    resource: Any, host: str, port: int, failed: list[str]
+) -> tuple[MeterProvider, Any, str | None]:
     from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
     from opentelemetry.sdk.metrics.export import MetricReader
 
@@ -116,7 +119,7 @@ def _meter_provider(resource: Any, host: str, port: int) -> tuple[MeterProvider,
             logger.error(
                 "otel-tokens: cannot serve /metrics on %s:%s: %s (LLM calls are unaffected)", host, port, exc
             )
-            errors.report("export", exc)
+            failed.append("export")
     if _otlp("METRICS"):
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader

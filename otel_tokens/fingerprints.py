@@ -37,14 +37,12 @@ _IGNORED: Final = frozenset(
 
 def _plain(value: Any) -> Any:
     """JSON-able form of SDK arguments: pydantic models dumped, classes by name, sentinels dropped."""
+    if isinstance(value, type):  # e.g. a pydantic response_format class
+        schema = getattr(value, "model_json_schema", None)
+        return schema() if callable(schema) else f"{value.__module__}.{value.__qualname__}"
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        try:
-            return dump(mode="json")
-        except TypeError:
-            return dump()
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
+        return dump(mode="json")
     return f"<{type(value).__qualname__}>"
 
 

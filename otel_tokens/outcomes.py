@@ -9,9 +9,11 @@ inference. Read tracking (``proxies``) sets ``PendingCall.read``.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import warnings
+import weakref
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,9 @@ logger = logging.getLogger("otel_tokens")
 _USED = Outcome.USED.value
 _UNREAD = Outcome.UNREAD.value
 _UNMARKED = Outcome.UNMARKED.value
+# A live run's list of calls is compacted (resolved calls dropped) when it reaches this size, or
+# twice its size after the last compaction: a long run cannot hold on to every call it made.
+_COMPACT_MIN = 1024
 
 
 class PendingCall:
@@ -74,8 +79,20 @@ def warn_repeat_verdict(what: str) -> None:
     warnings.warn(
         f"otel-tokens: {what} already has an outcome; the later verdict is ignored",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=_caller_level(),
     )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside otel_tokens: the warning points at the app."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and _is_ours(frame.f_globals.get("__name__", "")):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+def _is_ours(module: str) -> bool:
+    return module == "otel_tokens" or module.startswith("otel_tokens.")
 
 
 class OutcomeTracker:
@@ -91,6 +108,7 @@ class OutcomeTracker:
         self._by_response_id: dict[str, PendingCall] = {}
         # Calls whose outcome will come through a ref: nonce -> (call, expiry, infer at expiry).
         self._outstanding: OrderedDict[str, tuple[PendingCall, float, bool]] = OrderedDict()
+        self._compact_at: weakref.WeakKeyDictionary[TaskRun, int] = weakref.WeakKeyDictionary()
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         recorder.pending_source = self.pending_count
@@ -105,9 +123,18 @@ class OutcomeTracker:
             while len(self._pending) > self.max_pending:
                 evicted.append(self._pending.popitem(last=False)[1])
         for old in evicted:
-            self.resolve(old, self.infer(old))
+            self.resolve(old, self._infer_now(old))
+        run = pending.run
+        if run is not None and len(run.calls) >= self._compact_at.get(run, _COMPACT_MIN):
+            self._compact(run)
         if self._sweeper is None:
             self._start_sweeper()
+
+    def _compact(self, run: TaskRun) -> None:
+        # Calls resolved early (own verdict, TTL, eviction) or handed to a ref no longer need the run.
+        with run.lock:
+            run.calls = [c for c in run.calls if c.resolved is None and not c.ref_held]
+            self._compact_at[run] = max(_COMPACT_MIN, 2 * len(run.calls))
 
     def pending_count(self) -> int:
         return len(self._pending)
@@ -137,12 +164,16 @@ class OutcomeTracker:
     def hand_off(self, pending: PendingCall, nonce: str, expires_at: float, infer_at_expiry: bool) -> None:
         """The call's outcome will come through its ref: it leaves the pending set until the ref is
         recorded here, or expires (then, when no other process can hold the key, it is inferred)."""
+        dropped: list[tuple[PendingCall, float, bool]] = []
         with self._lock:
             pending.ref_held = True
             self._forget(pending)
             self._outstanding[nonce] = (pending, expires_at, infer_at_expiry)
             while len(self._outstanding) > self.max_pending:
-                self._outstanding.popitem(last=False)
+                dropped.append(self._outstanding.popitem(last=False)[1])
+        for old, _, infer in dropped:
+            if infer:  # only this process could record it: it gets its outcome now
+                self.resolve(old, self.infer(old))
 
     def take_outstanding(self, nonce: str) -> PendingCall | None:
         with self._lock:
@@ -172,6 +203,10 @@ class OutcomeTracker:
             return run_verdict
         return _UNMARKED if read else _UNREAD
 
+    def _infer_now(self, pending: PendingCall) -> str:
+        run = pending.run
+        return self.infer(pending, run.verdict if run is not None else None)
+
     def on_release(self, pending: PendingCall) -> None:
         """The response object was released: outside a live run, nothing can judge it any more."""
         if pending.resolved is not None or pending.ref_held:
@@ -179,10 +214,12 @@ class OutcomeTracker:
         run = pending.run
         if run is not None and not run.ended:
             return
-        self.resolve(pending, self.infer(pending))
+        self.resolve(pending, self._infer_now(pending))  # an ended run's verdict still applies
 
     def end_run(self, run: TaskRun) -> None:
-        calls, run.calls = run.calls, []
+        with run.lock:
+            calls, run.calls = run.calls, []
+        self._compact_at.pop(run, None)
         parent = run.parent
         if run.verdict is None and parent is not None and not parent.ended:
             # An inner run without a verdict leaves its calls to the enclosing run's verdict.
@@ -206,19 +243,22 @@ class OutcomeTracker:
                     break
                 expired.append(pending)
         for pending in expired:
-            verdict = pending.run.verdict if pending.run is not None else None
-            self.resolve(pending, self.infer(pending, verdict))
+            self.resolve(pending, self._infer_now(pending))
         self._expire_refs(time.time())
         return len(expired)
 
     def flush(self) -> int:
-        """Resolve every pending call now (shutdown)."""
+        """Resolve every pending call now (shutdown), and every call whose ref only this process
+        could record (no shared key): after shutdown nothing can record it any more."""
         with self._lock:
             remaining = list(self._pending.values())
+            local_refs = [nonce for nonce, (_, _, infer) in self._outstanding.items() if infer]
+            held = [self._outstanding.pop(nonce)[0] for nonce in local_refs]
         for pending in remaining:
-            verdict = pending.run.verdict if pending.run is not None else None
-            self.resolve(pending, self.infer(pending, verdict))
-        return len(remaining)
+            self.resolve(pending, self._infer_now(pending))
+        for pending in held:
+            self.resolve(pending, self.infer(pending))
+        return len(remaining) + len(held)
 
     def _start_sweeper(self) -> None:
         with self._lock:

@@ -35,7 +35,18 @@ _VERSION = "0.1.0"
 class Call:
     """One in-flight LLM call: its span and what the metrics need. Ends exactly once."""
 
-    __slots__ = ("ended", "first_chunk_at", "lock", "request", "run", "span", "start", "task", "team")
+    __slots__ = (
+        "ended",
+        "first_chunk_at",
+        "lock",
+        "repeat",
+        "request",
+        "run",
+        "span",
+        "start",
+        "task",
+        "team",
+    )
 
     def __init__(
         self, request: Request, span: Span, task: str, team: str | None, run: TaskRun | None
@@ -48,6 +59,7 @@ class Call:
         self.run = run
         self.first_chunk_at: float | None = None
         self.ended = False
+        self.repeat = False
         self.lock = threading.Lock()
 
     def claim_end(self) -> bool:
@@ -138,7 +150,7 @@ class Recorder:
         }
 
     # --- call lifecycle ----------------------------------------------------------------------------
-    def start(self, request: Request) -> Call:
+    def start(self, request: Request, repeat: bool = False) -> Call:
         task, team, run = current_labels()
         attributes: dict[str, Any] = {
             names.GEN_AI_OPERATION_NAME: request.operation,
@@ -160,8 +172,12 @@ class Recorder:
         if self.settings.capture_content and request.input_messages is not None:
             attributes[names.GEN_AI_INPUT_MESSAGES] = _to_json(request.input_messages)
         span_name = f"{request.operation} {request.model}" if request.model else request.operation
+        if repeat:
+            attributes[names.ATTR_REPEAT] = True
         span = self.tracer.start_span(span_name, kind=SpanKind.CLIENT, attributes=attributes)
-        return Call(request, span, task, team, run)
+        call = Call(request, span, task, team, run)
+        call.repeat = repeat
+        return call
 
     def first_chunk(self, call: Call) -> None:
         if call.first_chunk_at is None:
@@ -294,11 +310,14 @@ class Recorder:
             self._unpriced.add(1, labels)  # type: ignore[union-attr]
         elif cost:
             self._cost.add(cost, labels)  # type: ignore[union-attr]
+        if call.repeat:
+            self.record_repeat(labels, usage.total)
         run = call.run
-        if run is not None:
-            self._account_run(run, usage.total, cost or 0.0)
+        while run is not None:  # enclosing runs' budgets cover their inner runs' calls
+            self._account_run(call, run, usage.total, cost or 0.0)
+            run = run.parent
 
-    def _account_run(self, run: TaskRun, tokens: int, cost: float) -> None:
+    def _account_run(self, call: Call, run: TaskRun, tokens: int, cost: float) -> None:
         with run.lock:
             run.tokens += tokens
             run.cost_usd += cost
@@ -308,6 +327,14 @@ class Recorder:
                 run.runaway_reported = True
         if report:
             self.count_runaway(run)
+            call.span.add_event(
+                "otel_tokens.runaway_run",
+                {
+                    names.ATTR_TASK: run.name,
+                    "otel_tokens.run.calls": run.call_count,
+                    "otel_tokens.run.tokens": run.tokens,
+                },
+            )
 
     def record_repeat(self, labels: dict[str, str], tokens: int) -> None:
         self._repeat_calls.add(1, labels)  # type: ignore[union-attr]

@@ -91,7 +91,7 @@ class RefSigner:
         if len(ref) > MAX_REF_LENGTH:
             raise InvalidRef("malformed", f"ref is {len(ref)} characters long; not an otel-tokens ref")
         parts = ref.split(".")
-        if len(parts) != 3 or parts[0] != PREFIX:
+        if len(parts) != 3 or parts[0] != PREFIX or not ref.isascii():
             raise InvalidRef(
                 "malformed", "not an otel-tokens outcome ref (expected 'ot1.<payload>.<signature>')"
             )

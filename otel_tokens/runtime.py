@@ -14,6 +14,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from . import config, errors, outcomes
+from .fingerprints import RepeatDetector
 from .names import Outcome
 from .outcomes import OutcomeTracker, PendingCall
 from .pricing import PriceBook, load_overrides
@@ -45,12 +46,14 @@ class Runtime:
             track_reads=settings.track_reads,
         )
         self.signer = RefSigner(settings.outcome_key, settings.ref_ttl_s)
+        key = settings.outcome_key.encode() if settings.outcome_key else None
+        self.repeats = RepeatDetector(settings.repeat_window_s, settings.max_pending, key)
         self.active = True
 
     # --- call lifecycle (used by the wrapper) ------------------------------------------------------
-    def begin(self, request: Request) -> Call:
+    def begin(self, request: Request, repeat: bool = False) -> Call:
         """Open the call's span. Budget checks happen before, in :meth:`check_budget`."""
-        return self.recorder.start(request)
+        return self.recorder.start(request, repeat)
 
     def check_budget(self) -> TaskRun | None:
         """Raise :class:`BudgetExceeded` if a run on the context can no longer afford a call."""
@@ -90,8 +93,7 @@ class Runtime:
         if run is not None and not run.ended:
             with run.lock:
                 run.calls.append(pending)
-        else:
-            pending.run = None
+        # A call that finishes after its run ended keeps the run: its verdict still applies at release.
         self.tracker.register(pending)
         if verdict is not None:
             self.tracker.verdict(pending, verdict)

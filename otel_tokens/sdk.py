@@ -130,4 +130,8 @@ def init(
         existing=(trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider()),
     )
     instrumented = instrument(setup.tracer_provider, setup.meter_provider, setup.logger_provider, **settings)
+    rt = runtime.get()
+    for stage in setup.failed:  # already logged once by setup_providers; counted now the recorder exists
+        if rt is not None:
+            rt.recorder.count_internal_error(stage)
     return Handle(instrumented, setup.metrics_url, setup.owned, setup.server)

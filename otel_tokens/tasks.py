@@ -120,6 +120,10 @@ class TaskRun:
             raise RuntimeError(f"task run {self.name!r} was already entered; call otel_tokens.task() again")
         self._entered = True
         self.parent = current_run()
+        if self.team is None:
+            # A run without a team belongs to the enclosing run's team (or the upstream one from
+            # baggage), as the baggage it passes on already says.
+            self.team = current_labels()[1]
         ctx = context.set_value(_RUN_KEY, self)
         ctx = baggage.set_baggage(names.BAGGAGE_TASK, self.name, ctx)
         if self.team is not None:

@@ -171,7 +171,11 @@ def _record_ref(rt: runtime.Runtime, ref: str, outcome: str) -> None:
         raise
     local = rt.tracker.take_outstanding(payload.nonce)
     if local is not None:
-        rt.tracker.resolve(local, outcome)
+        rt.tracker.verdict(local, outcome)  # warns when the call got its outcome another way
+        return
+    if not rt.signer.shared:
+        # Only this process could issue it, and its call is no longer held: already inferred.
+        warn_repeat_verdict("the call of this ref")
         return
     caps = rt.recorder.caps
     labels = {k: caps[k](v) if k in caps and v else v for k, v in payload.labels.items()}

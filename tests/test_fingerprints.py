@@ -78,3 +78,19 @@ def test_keys_differ_per_process_and_no_content_is_kept() -> None:
     assert len(digest) == 16
     assert b"Summarize" not in digest
     assert b"Summarize" in canonical("openai", "chat", request)  # hashed, never stored
+
+
+def test_pydantic_response_format_classes_are_fingerprinted_by_schema() -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        text: str
+
+    class Other(BaseModel):
+        number: int
+
+    detector = RepeatDetector(600)
+    a = detector.digest("openai", "chat", {"model": "m", "messages": MESSAGES, "response_format": Answer})
+    b = detector.digest("openai", "chat", {"model": "m", "messages": MESSAGES, "response_format": Answer})
+    c = detector.digest("openai", "chat", {"model": "m", "messages": MESSAGES, "response_format": Other})
+    assert a == b != c

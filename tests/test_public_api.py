@@ -12,13 +12,24 @@ def test_all_is_sorted_and_exported() -> None:
 
 
 def test_design_api_is_present() -> None:
-    for name in ("init", "instrument", "uninstrument", "task", "mark_used", "mark_discarded",
-                 "record_outcome", "outcome_ref", "BudgetExceeded"):
+    for name in (
+        "init",
+        "instrument",
+        "uninstrument",
+        "task",
+        "mark_used",
+        "mark_discarded",
+        "record_outcome",
+        "outcome_ref",
+        "BudgetExceeded",
+    ):
         assert name in otel_tokens.__all__
 
 
 def test_chat_call_smoke(instrumented, openai_client) -> None:
-    reply = openai_client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "a b"}])
+    reply = openai_client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "a b"}]
+    )
     assert reply.choices[0].message.content == "Hello from the fake model."
     otel_tokens.mark_used(reply)
     assert instrumented.total("otel_tokens.outcome_calls", outcome="used") == 1

@@ -8,9 +8,9 @@ outcome leaderboard computed from the ``/metrics`` it served.
 from __future__ import annotations
 
 import argparse
-import sys
 import json
 import random
+import sys
 import threading
 import time
 import urllib.request

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any, Final
 
@@ -67,10 +68,8 @@ def server_of(client: Any, default_provider: str) -> tuple[str, str | None, int 
         scheme = getattr(url, "scheme", "https")
         port = 443 if scheme == "https" else 80
     result = (provider_for(host, port, default_provider), host, port)
-    try:
+    with contextlib.suppress(TypeError):  # clients that cannot be weakly referenced are not cached
         _servers[client] = result
-    except TypeError:
-        pass
     return result
 
 

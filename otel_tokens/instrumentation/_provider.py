@@ -16,8 +16,8 @@ from ..records import Request, Response
 class StreamState(Protocol):
     """Accumulates a stream's chunks into a :class:`Response`."""
 
-    def on_chunk(self, chunk: Any) -> bool:
-        """Read one chunk; return True to hide it from the caller (a usage chunk we asked for)."""
+    def on_chunk(self, chunk: Any) -> None:
+        """Read one chunk (hiding chunks is decided apart, by :attr:`Endpoint.hidden_chunk`)."""
         ...
 
     def response(self) -> Response: ...
@@ -43,6 +43,10 @@ class Endpoint:
     # The result is a raw HTTP response wrapper: "eager" when its body is already read and
     # parse() is cheap, "lazy" when parsing would read the body; None otherwise.
     raw_kind: Callable[[Any], RawKind | None] = field(default=lambda result: None)
+    # A stream chunk that exists only because otel-tokens changed the request (OpenAI's
+    # usage-only chunk after it added ``include_usage``): hidden from the caller. Kept out of
+    # the StreamState so a failing state never changes what the caller sees.
+    hidden_chunk: Callable[[Request, Any], bool] = field(default=lambda request, chunk: False)
     # Skip instrumenting this call (e.g. a method that is not a billed LLM call for these arguments).
     skip: Callable[[dict[str, Any]], bool] = field(default=lambda kwargs: False)
 

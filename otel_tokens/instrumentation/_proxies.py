@@ -2,13 +2,15 @@
 
 ``isinstance``, attribute access, ``model_dump``, equality, iteration and context managers
 behave as on the SDK object (``wrapt.ObjectProxy``). Accessing a content-bearing attribute
-marks the call's output as read. Releasing the proxy tells ``outcomes`` the output can no
-longer be judged. Known limits: ``type(proxy)`` is the proxy class, and pickling or
+(or printing, iterating, dumping, copying or pickling the response) marks the call's output
+as read; ``id``, ``usage`` and ``model`` do not. Releasing the proxy tells ``outcomes`` the
+output can no longer be judged. Known limits: ``type(proxy)`` is the proxy class, and pickling or
 copying yields the plain SDK object.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,10 +20,12 @@ import wrapt
 from ..outcomes import OutcomeTracker, PendingCall
 
 # Methods and attributes that reveal content on every SDK's response types.
-GENERIC_CONTENT = frozenset({"model_dump", "model_dump_json", "to_dict", "to_json", "json", "dict"})
+GENERIC_CONTENT = frozenset(
+    {"model_dump", "model_dump_json", "model_copy", "to_dict", "to_json", "json", "dict", "copy"}
+)
 
 
-class TrackedResponse(wrapt.ObjectProxy):  # type: ignore[misc]
+class TrackedResponse(wrapt.ObjectProxy[Any]):
     """A finished call's response; subclasses add one property per content attribute."""
 
     def __init__(self, wrapped: Any, pending: PendingCall, tracker: OutcomeTracker) -> None:
@@ -30,10 +34,21 @@ class TrackedResponse(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_tracker = tracker
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a finalizer must never raise
             self._self_tracker.on_release(self._self_pending)
-        except Exception:  # noqa: BLE001, S110 - a finalizer must never raise
-            pass
+
+    # Printing or formatting a response shows its content: that is a read.
+    def __repr__(self) -> str:
+        self._self_pending.read = True
+        return repr(self.__wrapped__)
+
+    def __str__(self) -> str:
+        self._self_pending.read = True
+        return str(self.__wrapped__)
+
+    def __format__(self, format_spec: str) -> str:
+        self._self_pending.read = True
+        return format(self.__wrapped__, format_spec)
 
     def __iter__(self) -> Iterator[Any]:
         self._self_pending.read = True
@@ -77,7 +92,7 @@ def response_proxy_class(content_attributes: frozenset[str]) -> type[TrackedResp
     return cls
 
 
-class TrackedRaw(wrapt.ObjectProxy):  # type: ignore[misc]
+class TrackedRaw(wrapt.ObjectProxy[Any]):
     """A ``with_raw_response`` / ``with_streaming_response`` object: ``parse()`` returns a tracked result."""
 
     def __init__(
@@ -117,10 +132,10 @@ class TrackedRaw(wrapt.ObjectProxy):  # type: ignore[misc]
 class TrackedAsyncRaw(TrackedRaw):
     """Async flavour: ``await raw.parse()`` and ``await raw.close()``."""
 
-    async def parse(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_track(await self.__wrapped__.parse(*args, **kwargs))
 
-    async def close(self) -> Any:  # type: ignore[override]
+    async def close(self) -> Any:
         try:
             return await self.__wrapped__.close()
         finally:

@@ -7,6 +7,8 @@ otel-tokens asked for is hidden from the caller.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -32,16 +34,26 @@ class StreamSession:
         "call",
         "done",
         "early_verdict",
+        "hidden",
         "pending",
         "read",
         "runtime",
         "state",
     )
 
-    def __init__(self, call: Call, state: StreamState | None, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        call: Call,
+        state: StreamState | None,
+        runtime: Runtime,
+        hidden: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.call = call
         self.state = state
         self.runtime = runtime
+        # Decides apart from the state which chunks otel-tokens added (and hides), so a
+        # failing state never changes what the caller sees.
+        self.hidden = hidden
         self.read = False
         self.early_verdict: str | None = None
         self.pending: PendingCall | None = None
@@ -49,18 +61,24 @@ class StreamSession:
         self._lock = threading.Lock()
 
     def on_chunk(self, chunk: Any) -> bool:
+        """Feed one chunk to the state; True when the caller must not see it."""
         if not self.read:
             self.read = True
             self.runtime.recorder.first_chunk(self.call)
+        hide = False
+        if self.hidden is not None:
+            try:
+                hide = self.hidden(chunk)
+            except Exception as exc:  # noqa: BLE001
+                errors.report("stream_chunk", exc)
         state = self.state
-        if state is None:
-            return False
-        try:
-            return state.on_chunk(chunk)
-        except Exception as exc:  # noqa: BLE001
-            self.state = None  # a broken state stops reading chunks; usage becomes missing
-            errors.report("stream_chunk", exc)
-            return False
+        if state is not None:
+            try:
+                state.on_chunk(chunk)
+            except Exception as exc:  # noqa: BLE001
+                self.state = None  # a broken state stops reading chunks; usage becomes missing
+                errors.report("stream_chunk", exc)
+        return hide
 
     def _claim(self) -> bool:
         with self._lock:
@@ -79,7 +97,12 @@ class StreamSession:
                 response = state.response()
             except Exception as exc:  # noqa: BLE001
                 errors.report("stream_end", exc)
-        self.pending = self.runtime.complete(self.call, response, read=self.read, verdict=self.early_verdict)
+        try:
+            self.pending = self.runtime.complete(
+                self.call, response, read=self.read, verdict=self.early_verdict
+            )
+        except Exception as exc:  # noqa: BLE001
+            errors.report("recording", exc)
 
     def fail(self, exc: BaseException) -> None:
         if self._claim():
@@ -99,10 +122,46 @@ def _guarded(action: Callable[[], None]) -> None:
         errors.report("stream_end", exc)
 
 
-class TrackedStream(wrapt.ObjectProxy):  # type: ignore[misc]
+class _StreamResponse(wrapt.ObjectProxy[Any]):
+    """A stream's HTTP response. The SDKs' ``.stream()`` helpers close a stream by closing its
+    response directly (not the stream), so closing it ends the call too."""
+
     def __init__(self, wrapped: Any, session: StreamSession) -> None:
         super().__init__(wrapped)
         self._self_session = session
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            _guarded(self._self_session.finish)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            _guarded(self._self_session.finish)
+
+
+def _response_property() -> property:
+    def get(self: Any) -> Any:
+        return _StreamResponse(self.__wrapped__.response, self._self_session)
+
+    def set_(self: Any, value: Any) -> None:
+        self.__wrapped__.response = value
+
+    return property(get, set_)
+
+
+class TrackedStream(wrapt.ObjectProxy[Any]):
+    response = _response_property()
+
+    def __init__(self, wrapped: Any, session: StreamSession) -> None:
+        super().__init__(wrapped)
+        self._self_session = session
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
 
     def __iter__(self) -> TrackedStream:
         return self
@@ -115,8 +174,8 @@ class TrackedStream(wrapt.ObjectProxy):  # type: ignore[misc]
             except StopIteration:
                 _guarded(session.finish)
                 raise
-            except BaseException:
-                _guarded(lambda: session.fail(exc))
+            except BaseException as exc:
+                _guarded(functools.partial(session.fail, exc))
                 raise
             if not session.on_chunk(chunk):
                 return chunk
@@ -138,16 +197,19 @@ class TrackedStream(wrapt.ObjectProxy):  # type: ignore[misc]
             _guarded(self._self_session.finish)
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a finalizer must never raise
             self._self_session.release()
-        except Exception:  # noqa: BLE001, S110 - a finalizer must never raise
-            pass
 
 
-class TrackedAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
+class TrackedAsyncStream(wrapt.ObjectProxy[Any]):
+    response = _response_property()
+
     def __init__(self, wrapped: Any, session: StreamSession) -> None:
         super().__init__(wrapped)
         self._self_session = session
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
 
     def __aiter__(self) -> TrackedAsyncStream:
         return self
@@ -160,8 +222,8 @@ class TrackedAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
             except StopAsyncIteration:
                 _guarded(session.finish)
                 raise
-            except BaseException:
-                _guarded(lambda: session.fail(exc))
+            except BaseException as exc:
+                _guarded(functools.partial(session.fail, exc))
                 raise
             if not session.on_chunk(chunk):
                 return chunk
@@ -189,7 +251,5 @@ class TrackedAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc]
             _guarded(self._self_session.finish)
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a finalizer must never raise
             self._self_session.release()
-        except Exception:  # noqa: BLE001, S110 - a finalizer must never raise
-            pass

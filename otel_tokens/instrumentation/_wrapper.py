@@ -8,6 +8,7 @@ return the SDK's object or a transparent proxy of it.
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -47,8 +48,14 @@ def _start(
         raise  # the one deliberate exception: the user opted into a budget guard
     except Exception as exc:  # noqa: BLE001
         errors.report("budget", exc)
+    repeat = False
     try:
-        return runtime, runtime.begin(request), call_kwargs
+        repeats = runtime.repeats
+        repeat = repeats.check(repeats.digest(request.provider, request.operation, kwargs))
+    except Exception as exc:  # noqa: BLE001
+        errors.report("fingerprint", exc)
+    try:
+        return runtime, runtime.begin(request, repeat), call_kwargs
     except Exception as exc:  # noqa: BLE001
         errors.report("recording", exc)
         return None
@@ -109,7 +116,7 @@ def _track_stream(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any)
     except Exception as exc:  # noqa: BLE001
         errors.report("stream_chunk", exc)
         state = None
-    session = StreamSession(call, state, runtime)
+    session = StreamSession(call, state, runtime, functools.partial(endpoint.hidden_chunk, call.request))
     if hasattr(result, "__anext__"):
         return TrackedAsyncStream(result, session)
     return TrackedStream(result, session)

@@ -23,6 +23,7 @@ def _endpoints() -> tuple[Endpoint, ...]:
             m.read_chat_request,
             m.read_chat_response,
             m.ChatStreamState,
+            m.hidden_usage_chunk,
         ),
         (
             _RESPONSES,
@@ -31,6 +32,7 @@ def _endpoints() -> tuple[Endpoint, ...]:
             m.read_responses_request,
             m.read_responses_response,
             m.ResponsesStreamState,
+            m.no_hidden_chunk,
         ),
         (
             _EMBEDDINGS,
@@ -39,6 +41,7 @@ def _endpoints() -> tuple[Endpoint, ...]:
             m.read_embeddings_request,
             m.read_embeddings_response,
             m.ChatStreamState,
+            m.no_hidden_chunk,
         ),
         (
             _COMPLETIONS,
@@ -47,10 +50,11 @@ def _endpoints() -> tuple[Endpoint, ...]:
             m.read_completion_request,
             m.read_chat_response,
             m.ChatStreamState,
+            m.hidden_usage_chunk,
         ),
     )
     endpoints = []
-    for module, cls, methods, read_request, read_response, stream_state in surfaces:
+    for module, cls, methods, read_request, read_response, stream_state, hidden in surfaces:
         for prefix, is_async in (("", False), ("Async", True)):
             for method in methods:
                 endpoints.append(
@@ -63,6 +67,7 @@ def _endpoints() -> tuple[Endpoint, ...]:
                         new_stream_state=stream_state,
                         is_stream=m.is_stream,
                         raw_kind=m.raw_kind,
+                        hidden_chunk=hidden,
                     )
                 )
     return tuple(endpoints)

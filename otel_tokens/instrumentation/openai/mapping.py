@@ -175,19 +175,15 @@ class ChatStreamState:
         self.finish: dict[int, str] = {}
         self.usage: Any = None
 
-    def on_chunk(self, chunk: Any) -> bool:
+    def on_chunk(self, chunk: Any) -> None:
         if self.response_id is None:
             self.response_id = chunk.id
             self.model = chunk.model
-        choices = chunk.choices
-        for choice in choices:
+        for choice in chunk.choices:
             if choice.finish_reason:
                 self.finish[choice.index] = choice.finish_reason
-        usage = chunk.usage
-        if usage is not None:
-            self.usage = usage
-            return self.request.hide_usage_chunk and not choices
-        return False
+        if chunk.usage is not None:
+            self.usage = chunk.usage
 
     def response(self) -> Response:
         return Response(
@@ -210,19 +206,27 @@ class ResponsesStreamState:
         self.response_id: str | None = None
         self.model: str | None = None
 
-    def on_chunk(self, event: Any) -> bool:
+    def on_chunk(self, event: Any) -> None:
         kind = event.type
         if kind == "response.created":
             self.response_id = event.response.id
             self.model = event.response.model
         elif kind in self._FINAL:
             self.final = event.response
-        return False
 
     def response(self) -> Response:
         if self.final is not None:
             return read_responses_response(self.final)
         return Response(response_id=self.response_id, model=self.model)
+
+
+def hidden_usage_chunk(request: Request, chunk: Any) -> bool:
+    """The usage-only chunk (no choices) that otel-tokens asked for; the caller did not."""
+    return request.hide_usage_chunk and not chunk.choices and chunk.usage is not None
+
+
+def no_hidden_chunk(request: Request, chunk: Any) -> bool:
+    return False
 
 
 def is_stream(result: Any) -> bool:
