@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Surface = Literal["chat", "chat_stream", "responses", "embeddings"]
+Surface = Literal["chat", "chat_stream", "responses", "embeddings", "anthropic", "anthropic_stream"]
 Behaviour = Literal["used", "discarded", "unmarked", "unread", "ref_used"]
 
 
@@ -69,6 +69,30 @@ ORGANISATION: Final = (
     ),
     Persona(
         "platform",
+        "design-review",
+        1,
+        "anthropic",
+        "claude-sonnet-4-6",
+        (2000, 6000),
+        (300, 800),
+        0.5,
+        0.0,
+        (("used", 0.8), ("discarded", 0.12), ("unmarked", 0.08)),
+    ),
+    Persona(
+        "support",
+        "kb-answers",
+        1,
+        "anthropic_stream",
+        "claude-haiku-4-5",
+        (500, 1500),
+        (100, 300),
+        0.3,
+        0.0,
+        (("used", 0.8), ("discarded", 0.1), ("unmarked", 0.07), ("unread", 0.03)),
+    ),
+    Persona(
+        "platform",
         "doc-search",
         1,
         "embeddings",
@@ -109,8 +133,10 @@ ORGANISATION: Final = (
 TOKENMAXXING_TEAM: Final = "growth"
 
 
-def pick(rng: random.Random) -> Persona:
-    return rng.choices(ORGANISATION, weights=[p.weight for p in ORGANISATION])[0]
+def pick(rng: random.Random, anthropic: bool = True) -> Persona:
+    """A persona by weight; without the anthropic SDK, only the OpenAI ones."""
+    people = [p for p in ORGANISATION if anthropic or not p.surface.startswith("anthropic")]
+    return rng.choices(people, weights=[p.weight for p in people])[0]
 
 
 def behaviour(rng: random.Random, persona: Persona) -> Behaviour:

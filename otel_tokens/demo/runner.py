@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"fake LLM server: {server.url}   metrics: {handle.metrics_url}")
         prometheus = _start_prometheus(console, handle.metrics_url) if args.prometheus else None
         client = openai.OpenAI(base_url=server.openai_base_url, api_key="demo", max_retries=0)
-        workload = Workload(client, args.seed)
+        workload = Workload(client, args.seed, _anthropic_client(server))
         progress = Progress()
         _simulate(args, workload, progress, console, handle.metrics_url)
         workload.record_refs()
@@ -115,7 +115,7 @@ def _simulate(
             time.sleep(max(0.0, next_at - time.monotonic()))
             next_at += interval
             try:
-                workload.run_one(pick(rng), rng)
+                workload.run_one(pick(rng, workload.anthropic is not None), rng)
                 ok = True
             except Exception:  # noqa: BLE001 - a failed simulated call is counted, not fatal
                 ok = False
@@ -142,6 +142,14 @@ def _simulate(
                 )
             )
             time.sleep(1.0)
+
+
+def _anthropic_client(server: FakeLLMServer) -> Any:
+    try:
+        import anthropic
+    except ImportError:
+        return None
+    return anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="demo", max_retries=0)
 
 
 def _scrape(metrics_url: str) -> str:
