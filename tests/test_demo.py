@@ -70,7 +70,8 @@ def test_demo_singles_out_the_tokenmaxxing_team(tmp_path: Path) -> None:
     process, out = _start_demo(tmp_path, port, duration=4, linger=4)
     try:
         _wait_for(out, process, timeout=60)
-        scraped = leaderboard.build(leaderboard.parse_exposition(_scrape(port)), "team")
+        metrics_text = _scrape(port)
+        scraped = leaderboard.build(leaderboard.parse_exposition(metrics_text), "team")
         table = json.loads(out.read_text())
     finally:
         output, _ = process.communicate(timeout=30)
@@ -84,6 +85,11 @@ def test_demo_singles_out_the_tokenmaxxing_team(tmp_path: Path) -> None:
     # The final table printed by the demo is exactly what its /metrics says.
     assert table["team"] == [row.as_dict() for row in scraped]
     assert all(row.calls > 0 and row.spend_usd > 0 for row in scraped)
+    # The looping member of the tokenmaxxing team has the highest repeat share.
+    by_task = leaderboard.build(leaderboard.parse_exposition(metrics_text), "task")
+    loopiest = max(by_task, key=lambda r: r.repeat_calls / r.calls if r.calls else 0.0)
+    assert loopiest.group == "agent-loop"
+    assert loopiest.repeat_calls > 0
     assert TOKENMAXXING_TEAM in output and "Outcome leaderboard" in output
 
 
