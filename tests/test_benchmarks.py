@@ -1,0 +1,34 @@
+"""The benchmark harnesses run (short mode): they measure, they do not assert timings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parent.parent / "benchmarks"
+
+
+def _run(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_overhead_harness_reports_every_variant() -> None:
+    out = _run(str(BENCH / "bench_overhead.py"), "--quick")
+    for variant in ("uninstrumented", "floor", "otel-tokens"):
+        assert variant in out
+    assert "per-chunk stream overhead" in out
+    assert "import + instrument" in out
+
+
+def test_pending_memory_harness_stays_bounded() -> None:
+    out = _run(str(BENCH / "bench_pending_memory.py"), "--calls", "5000")
+    assert "us_per_call" in out
+
+
+def test_repeat_memory_harness_stays_bounded() -> None:
+    out = _run(str(BENCH / "bench_repeat_memory.py"), "--requests", "3000", "--max-entries", "1000")
+    last_row = [line.split() for line in out.splitlines() if line.strip().startswith("3000")][-1]
+    assert last_row[1] == "1000"  # entries capped
