@@ -20,7 +20,7 @@ def test_every_metric_is_documented() -> None:
 
 
 def test_two_commands() -> None:
-    assert "pip install . && otel-tokens demo" in README
+    assert "pip install '.[demo]' && otel-tokens demo" in README
     assert "bash scripts/test" in README
 
 

@@ -62,7 +62,11 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import openai
+    try:
+        import openai
+    except ImportError:
+        print("otel-tokens demo drives the real openai SDK: pip install 'otel-tokens[demo]'", file=sys.stderr)
+        return 2
 
     import otel_tokens
 
