@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from .names import TOKEN_TYPES, TokenType
+from .names import TOKEN_TYPES
 from .records import Usage
 
 PER_MILLION: Final = 1_000_000
@@ -43,13 +43,13 @@ class Rates:
     reasoning: float
 
     def cost(self, usage: Usage) -> float:
-        split = dict(usage.split())
+        uncached, cache_read, cache_write, output, reasoning = usage.counts()
         return (
-            split[TokenType.INPUT.value] * self.input
-            + split[TokenType.CACHE_READ.value] * self.cache_read
-            + split[TokenType.CACHE_WRITE.value] * self.cache_write
-            + split[TokenType.OUTPUT.value] * self.output
-            + split[TokenType.REASONING.value] * self.reasoning
+            uncached * self.input
+            + cache_read * self.cache_read
+            + cache_write * self.cache_write
+            + output * self.output
+            + reasoning * self.reasoning
         )
 
 

@@ -298,9 +298,11 @@ class Recorder:
             )
         if usage.source is names.UsageSource.MISSING:
             return
-        for token_type, count in usage.split():
+        counts = usage.counts()
+        for token_type, count in zip(names.TOKEN_TYPES, counts, strict=True):
             if count:
                 self._tokens.add(count, {**labels, names.LABEL_TOKEN_TYPE: token_type})  # type: ignore[union-attr]
+        total = sum(counts)
         self._token_usage.record(usage.input_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "input"})  # type: ignore[union-attr]
         if request.operation != "embeddings":
             self._token_usage.record(  # type: ignore[union-attr]
@@ -311,10 +313,10 @@ class Recorder:
         elif cost:
             self._cost.add(cost, labels)  # type: ignore[union-attr]
         if call.repeat:
-            self.record_repeat(labels, usage.total)
+            self.record_repeat(labels, total)
         run = call.run
         while run is not None:  # enclosing runs' budgets cover their inner runs' calls
-            self._account_run(call, run, usage.total, cost or 0.0)
+            self._account_run(call, run, total, cost or 0.0)
             run = run.parent
 
     def _account_run(self, call: Call, run: TaskRun, tokens: int, cost: float) -> None:

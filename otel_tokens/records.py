@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .names import TokenType, UsageSource
+from .names import TOKEN_TYPES, UsageSource
 
 
 @dataclass(slots=True)
@@ -22,21 +22,25 @@ class Usage:
     reasoning_tokens: int = 0
     source: UsageSource = UsageSource.PROVIDER
 
-    def split(self) -> tuple[tuple[str, int], ...]:
-        """Disjoint token types whose sum is the billed total (negative remainders clamp to 0)."""
-        uncached = max(self.input_tokens - self.cache_read_tokens - self.cache_write_tokens, 0)
-        visible_output = max(self.output_tokens - self.reasoning_tokens, 0)
+    def counts(self) -> tuple[int, int, int, int, int]:
+        """Billed tokens per disjoint type, in ``names.TOKEN_TYPES`` order (negative remainders clamp to 0)."""
+        uncached = self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
+        visible_output = self.output_tokens - self.reasoning_tokens
         return (
-            (TokenType.INPUT.value, uncached),
-            (TokenType.CACHE_READ.value, self.cache_read_tokens),
-            (TokenType.CACHE_WRITE.value, self.cache_write_tokens),
-            (TokenType.OUTPUT.value, visible_output),
-            (TokenType.REASONING.value, self.reasoning_tokens),
+            uncached if uncached > 0 else 0,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            visible_output if visible_output > 0 else 0,
+            self.reasoning_tokens,
         )
+
+    def split(self) -> tuple[tuple[str, int], ...]:
+        """(token type, count) pairs whose sum is the billed total."""
+        return tuple(zip(TOKEN_TYPES, self.counts(), strict=True))
 
     @property
     def total(self) -> int:
-        return sum(n for _, n in self.split())
+        return sum(self.counts())
 
 
 MISSING_USAGE = Usage(source=UsageSource.MISSING)

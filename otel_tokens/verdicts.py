@@ -9,12 +9,11 @@ from typing import Any
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from . import names, runtime
+from .instrumentation._provider import STREAM_HOLDERS
 from .instrumentation._streams import StreamSession
 from .outcomes import PendingCall, warn_repeat_verdict
 from .refs import InvalidRef, RefPayload
 from .tasks import TaskRun
-
-_HOLDERS = ("_raw_stream", "_stream", "_raw_response")
 
 
 def mark_used(target: Any) -> None:
@@ -144,7 +143,7 @@ def _find(rt: runtime.Runtime, target: Any, depth: int = 0) -> PendingCall | Str
     if tracked is not None and depth < 3:
         return _find(rt, tracked, depth + 1)
     if depth < 3:
-        for attribute in _HOLDERS:  # helpers such as ChatCompletionStream hold our stream proxy
+        for attribute in STREAM_HOLDERS:  # helpers such as ChatCompletionStream hold our stream proxy
             inner = getattr(target, attribute, None)
             if inner is not None and inner is not target:
                 try:

@@ -1,6 +1,6 @@
 """Every dashboard and rule expression runs on a real Prometheus scraping real OTel-exported metrics.
 
-A Prometheus binary scrapes ``tests/promql_emitter.py`` every second (and loads the generated
+A Prometheus binary scrapes ``tests/scripts/metrics_app.py serve-loop`` (real instrumented calls) every second (and loads the generated
 rules); each panel query, with Grafana's variables substituted, must parse and run, and each
 panel's main query must return data once a few scrapes exist.
 """
@@ -30,7 +30,7 @@ from otel_tokens.grafana import commands, rules
 from otel_tokens.grafana.dashboards import render_all
 
 ROOT = Path(__file__).resolve().parent.parent
-EMITTER = ROOT / "tests" / "promql_emitter.py"
+EMITTER = ROOT / "tests" / "scripts" / "metrics_app.py"
 DEADLINE_S = 60.0
 # What Grafana substitutes for its built-in variables on a 1h dashboard with a 1s scrape interval.
 BUILTINS = {"__rate_interval": "1m", "__range": "1h", "__interval": "15s", "__range_s": "3600"}
@@ -125,7 +125,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     with (tmp / "emitter.log").open("wb") as log:
         emitter = subprocess.Popen(
-            [sys.executable, str(EMITTER), str(emitter_port)], stdout=log, stderr=log, env=env
+            [sys.executable, str(EMITTER), "serve-loop", str(emitter_port)], stdout=log, stderr=log, env=env
         )
     rule_file = tmp / commands.RULES_FILE
     rule_file.write_text(rules.render_rules(commands.DEFAULT_MONTHLY_BUDGET_USD))

@@ -12,7 +12,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from .. import runtime
-from ._provider import Endpoint, Library
+from ._provider import STREAM_HOLDERS, Endpoint, Library
 from ._wrapper import make_wrapper
 
 logger = logging.getLogger("otel_tokens")
@@ -45,6 +45,7 @@ class LLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         runtime.ensure(
             kwargs.get("tracer_provider"), kwargs.get("meter_provider"), kwargs.get("logger_provider")
         )
+        STREAM_HOLDERS.update(self.library.stream_holders)
         for endpoint in self.library.endpoints:
             owner = _owner(endpoint)
             if owner is None:

@@ -62,3 +62,8 @@ class Library:
     content_attributes: frozenset[str]
     # Attribute names of helper objects (like a stream manager's stream) that hold a tracked stream.
     stream_holders: tuple[str, ...] = ()
+
+
+# Attribute names under which SDK helper objects hold a tracked stream, from every
+# instrumented library's ``stream_holders`` (read by ``otel_tokens.verdicts``).
+STREAM_HOLDERS: set[str] = set()

@@ -4,6 +4,9 @@
 a fake LLM server that triggers every metric the current code can emit, print one JSON line
 ``{"url": ...}``, and serve until stdin closes.
 
+``python metrics_app.py serve-loop PORT``: the same, repeated until killed (for the Prometheus
+query tests, which need counters that keep increasing).
+
 ``python metrics_app.py port-taken PORT``: init while PORT is taken by someone else, make one
 call, print one JSON line with what was logged and what the call returned.
 
@@ -16,6 +19,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 import openai
@@ -73,13 +77,13 @@ def trigger_everything(client: Any) -> list[Any]:
         chat(client)
     finally:
         PriceBook.cost = original  # type: ignore[method-assign]
-    # repeat_calls / repeat_tokens: the same request twice (counted once repeat detection is wired).
+    # repeat_calls / repeat_tokens: the same request twice .
     chat(client, extra_headers={"x-fake-input-tokens": "7"})
     chat(client, extra_headers={"x-fake-input-tokens": "7"})
     return [chat(client)]  # pending_calls: never resolved while we serve
 
 
-def serve(port: int) -> None:
+def serve(port: int, loop: bool = False) -> None:
     handle = otel_tokens.init(
         service_name="metrics-e2e",
         prometheus_port=port,
@@ -91,9 +95,16 @@ def serve(port: int) -> None:
         client = openai.OpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0)
         kept = trigger_everything(client)
         print(json.dumps({"url": handle.metrics_url}), flush=True)
+        while loop:  # keep the counters moving for rate() queries until killed
+            time.sleep(0.3)
+            kept = trigger_everything(client)  # the previous responses are released
         sys.stdin.readline()
         del kept
     handle.shutdown()
+
+
+def serve_loop(port: int) -> None:
+    serve(port, loop=True)
 
 
 def port_taken(port: int) -> None:
@@ -119,4 +130,4 @@ def port_taken(port: int) -> None:
 
 if __name__ == "__main__":
     mode, raw_port = sys.argv[1], int(sys.argv[2])
-    {"serve": serve, "port-taken": port_taken}[mode](raw_port)
+    {"serve": serve, "serve-loop": serve_loop, "port-taken": port_taken}[mode](raw_port)
