@@ -7,7 +7,8 @@ deterministic, driven only by the request. Standard library only.
 
 Endpoints: ``POST /v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings``,
 ``/v1/completions`` (OpenAI) and ``POST /v1/messages``, ``/v1/messages/count_tokens``
-(Anthropic). Anything else is a 404 with a provider-shaped error body (Anthropic's shape
+(Anthropic), plus every route of the provider modules in :mod:`otel_tokens.demo.fakes`
+(each documents its paths and how it reads the headers below). Anything else is a 404 with a provider-shaped error body (Anthropic's shape
 when the request carries ``anthropic-version``, OpenAI's otherwise).
 
 Per-request controls (HTTP headers, all optional; pass them with ``extra_headers=``).
@@ -62,33 +63,104 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self, cast
-from urllib.parse import urlsplit
+from typing import Any, Final, Protocol, Self, cast
+from urllib.parse import unquote, urlsplit
 
 from otel_tokens.demo import fake_payloads as payloads
-from otel_tokens.demo.fake_payloads import JSONDict, SSEEvent
+from otel_tokens.demo import fakes
+from otel_tokens.demo.fake_payloads import JSONDict
 
-__all__ = ["FakeLLMServer", "RecordedRequest"]
+__all__ = ["FakeLLMServer", "RecordedRequest", "Route", "StreamEvent", "route"]
 
-Builder = Callable[[payloads.Controls, Mapping[str, Any], int, int], JSONDict | list[SSEEvent]]
+Builder = Callable[[payloads.Controls, Mapping[str, Any], int, int], "JSONDict | Sequence[StreamEvent]"]
 
-# path -> (provider, id-counter kind, payload builder)
-_ROUTES: dict[str, tuple[str, str, Builder]] = {
-    "/v1/chat/completions": ("openai", "chatcmpl", payloads.chat_completion),
-    "/v1/completions": ("openai", "cmpl", payloads.completion),
-    "/v1/responses": ("openai", "resp", payloads.response),
-    "/v1/embeddings": ("openai", "embedding", payloads.embeddings),
-    "/v1/messages": ("anthropic", "msg", payloads.message),
-    "/v1/messages/count_tokens": ("anthropic", "count_tokens", payloads.count_tokens),
-}
+
+class StreamEvent(Protocol):
+    """One streamed event (an SSE event, an NDJSON line, a binary frame...)."""
+
+    @property
+    def content(self) -> bool:
+        """Counted by the stream controls (``x-fake-chunks``, ``x-fake-stream-error-after``)."""
+        ...
+
+    def encode(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Route:
+    """One fake endpoint. ``pattern`` full-matches the URL path; its named groups (URL-decoded)
+    are merged into the JSON body the builder sees, so a model named in the path reads as
+    ``body["model"]``. A builder returning a list streams it with ``stream_content_type``."""
+
+    pattern: re.Pattern[str]
+    provider: str  # names the error shape in logs; ``error`` builds it
+    kind: str  # response id counter
+    build: Builder
+    error: Callable[[int, str], JSONDict]
+    stream_content_type: str = "text/event-stream; charset=utf-8"
+    # The event sent right after the first content event under ``x-fake-malformed``.
+    malformed_event: Callable[[StreamEvent], StreamEvent] = field(
+        default=lambda event: payloads.malformed_event(getattr(event, "event", None))
+    )
+    methods: tuple[str, ...] = ("POST",)
+
+
+def route(
+    pattern: str,
+    provider: str,
+    kind: str,
+    build: Builder,
+    *,
+    error: Callable[[int, str], JSONDict],
+    stream_content_type: str = "text/event-stream; charset=utf-8",
+    malformed_event: Callable[[StreamEvent], StreamEvent] | None = None,
+    methods: tuple[str, ...] = ("POST",),
+) -> Route:
+    """A :class:`Route` from a regular expression over the URL path."""
+    if malformed_event is None:
+        return Route(re.compile(pattern), provider, kind, build, error, stream_content_type, methods=methods)
+    return Route(
+        re.compile(pattern), provider, kind, build, error, stream_content_type, malformed_event, methods
+    )
+
+
+def _openai(path: str, kind: str, build: Builder) -> Route:
+    return route(path, "openai", kind, build, error=payloads.openai_error)
+
+
+def _anthropic(path: str, kind: str, build: Builder) -> Route:
+    return route(path, "anthropic", kind, build, error=payloads.anthropic_error)
+
+
+_BUILTIN_ROUTES: Final = (
+    _openai("/v1/chat/completions", "chatcmpl", payloads.chat_completion),
+    _openai("/v1/completions", "cmpl", payloads.completion),
+    _openai("/v1/responses", "resp", payloads.response),
+    _openai("/v1/embeddings", "embedding", payloads.embeddings),
+    _anthropic("/v1/messages", "msg", payloads.message),
+    _anthropic("/v1/messages/count_tokens", "count_tokens", payloads.count_tokens),
+)
+
+
+def _routes() -> tuple[Route, ...]:
+    return _BUILTIN_ROUTES + fakes.routes()
+
+
+def _match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for candidate in _routes():
+        found = candidate.pattern.fullmatch(path)
+        if found is not None and method in candidate.methods:
+            return candidate, {key: unquote(value) for key, value in found.groupdict().items()}
+    return None
 
 
 @dataclass
@@ -187,28 +259,26 @@ class _Handler(BaseHTTPRequestHandler):
         if owner.latency_s > 0:
             time.sleep(owner.latency_s)
 
-        route = _ROUTES.get(urlsplit(self.path).path.rstrip("/")) if self.command == "POST" else None
-        if route is None:
-            provider = "anthropic" if "anthropic-version" in headers else "openai"
-            self._send_error(provider, 404, f"Unknown endpoint: {self.command} {self.path}")
+        matched = _match(self.command, urlsplit(self.path).path.rstrip("/"))
+        if matched is None:
+            make = payloads.anthropic_error if "anthropic-version" in headers else payloads.openai_error
+            self._send_error(make, 404, f"Unknown endpoint: {self.command} {self.path}")
             return
-        provider, kind, build = route
-        fields: Mapping[str, Any] = body if isinstance(body, dict) else {}
+        found, path_fields = matched
+        fields: Mapping[str, Any] = {**(body if isinstance(body, dict) else {}), **path_fields}
         controls = payloads.parse_controls(headers, fields)
         if controls.status is not None:
-            self._send_error(provider, controls.status, f"Fake error {controls.status} (x-fake-status)")
+            self._send_error(found.error, controls.status, f"Fake error {controls.status} (x-fake-status)")
             return
-        if controls.malformed and fields.get("stream") is not True:
+        result = found.build(controls, fields, owner._next_id(found.kind), int(time.time()))
+        if not isinstance(result, dict):
+            self._send_stream(result, controls, found)
+        elif controls.malformed:
             self._send_bytes(200, payloads.malformed_body(), "application/json")
-            return
-        result = build(controls, fields, owner._next_id(kind), int(time.time()))
-        if isinstance(result, list):
-            self._send_stream(result, controls)
         else:
             self._send_bytes(200, json.dumps(result).encode(), "application/json")
 
-    def _send_error(self, provider: str, status: int, message: str) -> None:
-        make = payloads.anthropic_error if provider == "anthropic" else payloads.openai_error
+    def _send_error(self, make: Callable[[int, str], JSONDict], status: int, message: str) -> None:
         self._send_bytes(status, json.dumps(make(status, message)).encode(), "application/json")
 
     def _start(self, status: int, content_type: str, extra: Mapping[str, str]) -> None:
@@ -233,11 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
-    def _send_stream(self, events: list[SSEEvent], controls: payloads.Controls) -> None:
+    def _send_stream(self, events: Sequence[StreamEvent], controls: payloads.Controls, found: Route) -> None:
         self._start(
-            200,
-            "text/event-stream; charset=utf-8",
-            {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"},
+            200, found.stream_content_type, {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}
         )
         total = sum(1 for event in events if event.content)
         limit = None if controls.stream_error_after is None else min(controls.stream_error_after, total)
@@ -251,7 +319,7 @@ class _Handler(BaseHTTPRequestHandler):
             if event.content:
                 sent += 1
                 if controls.malformed and sent == 1:
-                    self._write_chunk(payloads.malformed_event(event.event).encode())
+                    self._write_chunk(found.malformed_event(event).encode())
         self._write_chunk(b"")  # zero-length chunk terminates the body
 
     def _abort(self) -> None:
