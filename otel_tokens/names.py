@@ -332,4 +332,5 @@ STAGES: Final = (
     "processor",
     "budget",
     "fingerprint",
+    "instrument",
 )

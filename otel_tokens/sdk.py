@@ -18,7 +18,7 @@ from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
-from . import config, runtime
+from . import config, errors, runtime
 from .instrumentation import INSTRUMENTORS
 
 logger = logging.getLogger("otel_tokens")
@@ -52,7 +52,11 @@ def instrument(
     for name, path in INSTRUMENTORS.items():
         if name in disabled:
             continue
-        instrumentor = _instrumentor(path)
+        try:
+            instrumentor = _instrumentor(path)
+        except Exception as exc:  # noqa: BLE001 - one broken instrumentor must not stop the app or the others
+            errors.report("instrument", exc)
+            continue
         if instrumentor.is_instrumented_by_opentelemetry:
             done.append(name)
             continue
@@ -74,7 +78,10 @@ def uninstrument() -> None:
         otel_tokens.uninstrument()
     """
     for name, path in INSTRUMENTORS.items():
-        instrumentor = _active.pop(name, None) or _instrumentor(path)
+        try:
+            instrumentor = _active.pop(name, None) or _instrumentor(path)
+        except Exception:  # noqa: BLE001, S112 - reported when instrument() failed to load it
+            continue
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
     runtime.clear()

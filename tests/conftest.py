@@ -248,3 +248,29 @@ async def make_openai_client(fake_llm: FakeLLMServer) -> Any:
         closed = client.close()
         if closed is not None:
             await closed
+
+
+# --- test environments (tests/envs/<name>.txt, run by scripts/test-env) ------------------------
+
+TEST_ENV = os.environ.get("OTEL_TOKENS_TEST_ENV", "main")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "env(name): runs only in the test environment `name` (tests/envs/<name>.txt, built and run by "
+        "scripts/test-env); deselected, not skipped, everywhere else",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def wanted(item: pytest.Item) -> bool:
+        marker = item.get_closest_marker("env")
+        return (marker.args[0] if marker is not None else "main") == TEST_ENV or (
+            marker is None and TEST_ENV != "main"  # other environments rerun plain tests they name
+        )
+
+    selected = [item for item in items if wanted(item)]
+    if len(selected) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not wanted(item)])
+        items[:] = selected
