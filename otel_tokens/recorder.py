@@ -193,23 +193,8 @@ class Recorder:
         span = call.span
         usage = response.usage if response is not None and response.usage is not None else MISSING_USAGE
         model = (response.model if response is not None else None) or request.model or "unknown"
-        labels = {
-            names.LABEL_PROVIDER: request.provider,
-            names.LABEL_MODEL: self.caps[names.LABEL_MODEL](model),
-            names.LABEL_OPERATION: request.operation,
-            names.LABEL_TASK: self.caps[names.LABEL_TASK](call.task),
-            names.LABEL_TEAM: self.caps[names.LABEL_TEAM](call.team) if call.team else "",
-        }
-        cost: float | None = None
-        try:
-            cost = self.prices.cost(request.provider, model, usage)
-            if cost is None and request.model and request.model != model:
-                # Dated snapshots may be missing from the price data while their alias is there.
-                cost = self.prices.cost(request.provider, request.model, usage)
-        except Exception as exc:  # noqa: BLE001 - pricing must not lose the call's other metrics
-            from .errors import report
-
-            report("pricing", exc)
+        labels = self._labels(request, model, call.task, call.team)
+        cost = self._price(request, model, usage)
         if response is not None:
             self._set_response_attributes(span, response)
         span.set_attribute(names.ATTR_USAGE_SOURCE, usage.source.value)
@@ -235,13 +220,7 @@ class Recorder:
             return None
         request = call.request
         error_type = _error_type(exc)
-        labels = {
-            names.LABEL_PROVIDER: request.provider,
-            names.LABEL_MODEL: self.caps[names.LABEL_MODEL](request.model or "unknown"),
-            names.LABEL_OPERATION: request.operation,
-            names.LABEL_TASK: self.caps[names.LABEL_TASK](call.task),
-            names.LABEL_TEAM: self.caps[names.LABEL_TEAM](call.team) if call.team else "",
-        }
+        labels = self._labels(request, request.model or "unknown", call.task, call.team)
         span = call.span
         span.set_attribute(names.ERROR_TYPE, error_type)
         span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
@@ -298,26 +277,75 @@ class Recorder:
             )
         if usage.source is names.UsageSource.MISSING:
             return
-        counts = usage.counts()
-        for token_type, count in zip(names.TOKEN_TYPES, counts, strict=True):
-            if count:
-                self._tokens.add(count, {**labels, names.LABEL_TOKEN_TYPE: token_type})  # type: ignore[union-attr]
-        total = sum(counts)
+        total = self._record_usage(labels, usage, cost)
         self._token_usage.record(usage.input_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "input"})  # type: ignore[union-attr]
         if request.operation != "embeddings":
             self._token_usage.record(  # type: ignore[union-attr]
                 usage.output_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "output"}
             )
-        if cost is None:
-            self._unpriced.add(1, labels)  # type: ignore[union-attr]
-        elif cost:
-            self._cost.add(cost, labels)  # type: ignore[union-attr]
         if call.repeat:
             self.record_repeat(labels, total)
         run = call.run
         while run is not None:  # enclosing runs' budgets cover their inner runs' calls
             self._account_run(call, run, total, cost or 0.0)
             run = run.parent
+
+    def _labels(self, request: Request, model: str, task: str, team: str | None) -> dict[str, str]:
+        return {
+            names.LABEL_PROVIDER: request.provider,
+            names.LABEL_MODEL: self.caps[names.LABEL_MODEL](model),
+            names.LABEL_OPERATION: request.operation,
+            names.LABEL_TASK: self.caps[names.LABEL_TASK](task),
+            names.LABEL_TEAM: self.caps[names.LABEL_TEAM](team) if team else "",
+        }
+
+    def _price(self, request: Request, model: str, usage: Usage) -> float | None:
+        try:
+            cost = self.prices.cost(request.provider, model, usage)
+            if cost is None and request.model and request.model != model:
+                # Dated snapshots may be missing from the price data while their alias is there.
+                cost = self.prices.cost(request.provider, request.model, usage)
+        except Exception as exc:  # noqa: BLE001 - pricing must not lose the call's other metrics
+            from .errors import report
+
+            report("pricing", exc)
+            return None
+        return cost
+
+    def _record_usage(self, labels: dict[str, str], usage: Usage, cost: float | None) -> int:
+        """Token-type and cost counters of one call with usage; returns its billed total."""
+        counts = usage.counts()
+        for token_type, count in zip(names.TOKEN_TYPES, counts, strict=True):
+            if count:
+                self._tokens.add(count, {**labels, names.LABEL_TOKEN_TYPE: token_type})  # type: ignore[union-attr]
+        if cost is None:
+            self._unpriced.add(1, labels)  # type: ignore[union-attr]
+        elif cost:
+            self._cost.add(cost, labels)  # type: ignore[union-attr]
+        return sum(counts)
+
+    # --- calls traced by another instrumentation (otel_tokens.processor) ---------------------------
+    def record_observed(
+        self, request: Request, response: Response, task: str, team: str | None, error_type: str | None
+    ) -> tuple[dict[str, str], Usage, float | None]:
+        """Record the ``otel_tokens_*`` call metrics of a call whose span someone else made.
+
+        No span and no semconv histograms: the instrumentation that traced the call records
+        those. Returns (labels, usage, cost) for outcome registration.
+        """
+        usage = response.usage if response.usage is not None else MISSING_USAGE
+        model = response.model or request.model or "unknown"
+        labels = self._labels(request, model, task, team)
+        status = names.CallStatus.ERROR.value if error_type else names.CallStatus.OK.value
+        self._calls.add(1, {**labels, names.LABEL_STATUS: status})  # type: ignore[union-attr]
+        cost = (
+            None
+            if error_type or usage.source is names.UsageSource.MISSING
+            else self._price(request, model, usage)
+        )
+        if not error_type and usage.source is not names.UsageSource.MISSING:
+            self._record_usage(labels, usage, cost)
+        return labels, usage, cost
 
     def _account_run(self, call: Call, run: TaskRun, tokens: int, cost: float) -> None:
         with run.lock:

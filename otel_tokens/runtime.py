@@ -11,7 +11,7 @@ from typing import Any
 
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import TracerProvider
+from opentelemetry.trace import SpanContext, TracerProvider
 
 from . import config, errors, outcomes
 from .fingerprints import RepeatDetector
@@ -97,6 +97,29 @@ class Runtime:
         self.tracker.register(pending)
         if verdict is not None:
             self.tracker.verdict(pending, verdict)
+        return pending
+
+    def observe(
+        self,
+        request: Request,
+        response: Response,
+        *,
+        task: str,
+        team: str | None,
+        run: TaskRun | None,
+        span_context: SpanContext | None,
+        error_type: str | None = None,
+    ) -> PendingCall | None:
+        """Record a call another instrumentation traced and register it for its outcome."""
+        labels, usage, cost = self.recorder.record_observed(request, response, task, team, error_type)
+        pending = PendingCall(labels, usage.total, cost or 0.0, span_context, response.response_id, run)
+        if error_type is not None:
+            self.tracker.resolve(pending, Outcome.ERROR.value)
+            return None
+        if run is not None and not run.ended:
+            with run.lock:
+                run.calls.append(pending)
+        self.tracker.register(pending)
         return pending
 
     def fail(self, call: Call, exc: BaseException) -> None:
