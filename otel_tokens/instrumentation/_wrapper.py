@@ -7,11 +7,14 @@ return the SDK's object or a transparent proxy of it.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from contextvars import Token
+from typing import Any, Final
+
+from opentelemetry import context, trace
+from opentelemetry.context import Context
 
 from .. import errors
 from .. import runtime as runtime_module
@@ -22,9 +25,25 @@ from ._provider import Endpoint, Library
 from ._proxies import TrackedAsyncRaw, TrackedRaw, TrackedResponse, response_proxy_class
 from ._streams import StreamSession, TrackedAsyncStream, TrackedStream
 
-# Set while an instrumented call runs, so a library calling another instrumented library
-# underneath (LiteLLM over openai, parse() over create()) yields one span: the outermost.
-_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("otel_tokens_in_call", default=False)
+# Set in the OTel context while an instrumented call runs, so a library calling another
+# instrumented library underneath (LiteLLM over openai, parse() over create()) yields one span:
+# the outermost. The call's span is current meanwhile, so spans made inside the SDK call (HTTP
+# clients, an SDK's own tracing) are its children.
+_IN_CALL_KEY: Final = context.create_key("otel_tokens_in_call")
+
+
+def _enter(call: Call) -> Token[Context]:
+    return context.attach(context.set_value(_IN_CALL_KEY, True, trace.set_span_in_context(call.span)))
+
+
+def _exit(token: Token[Context]) -> None:
+    context.detach(token)
+
+
+def in_call() -> bool:
+    """True inside an instrumented call (the outermost one records it)."""
+    return context.get_value(_IN_CALL_KEY) is True
+
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
@@ -33,7 +52,7 @@ def _start(
     endpoint: Endpoint, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Runtime, Call, dict[str, Any]] | None:
     runtime = runtime_module.get()
-    if runtime is None or not runtime.active or _IN_CALL.get():
+    if runtime is None or not runtime.active or in_call():
         return None
     try:
         if endpoint.skip(kwargs):
@@ -155,14 +174,14 @@ def make_wrapper(library: Library, endpoint: Endpoint) -> Wrapper:
             if started is None:
                 return await wrapped(*args, **kwargs)
             runtime, call, call_kwargs = started
-            token = _IN_CALL.set(True)
+            token = _enter(call)
             try:
                 result = await wrapped(*args, **call_kwargs)
             except BaseException as exc:
                 _record_failure(runtime, call, exc)
                 raise
             finally:
-                _IN_CALL.reset(token)
+                _exit(token)
             return _finish(runtime, endpoint, proxy_cls, call, result)
 
         return async_wrapper
@@ -174,14 +193,14 @@ def make_wrapper(library: Library, endpoint: Endpoint) -> Wrapper:
         if started is None:
             return wrapped(*args, **kwargs)
         runtime, call, call_kwargs = started
-        token = _IN_CALL.set(True)
+        token = _enter(call)
         try:
             result = wrapped(*args, **call_kwargs)
         except BaseException as exc:
             _record_failure(runtime, call, exc)
             raise
         finally:
-            _IN_CALL.reset(token)
+            _exit(token)
         return _finish(runtime, endpoint, proxy_cls, call, result)
 
     return wrapper
