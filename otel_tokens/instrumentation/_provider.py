@@ -62,6 +62,12 @@ class Library:
     content_attributes: frozenset[str]
     # Attribute names of helper objects (like a stream manager's stream) that hold a tracked stream.
     stream_holders: tuple[str, ...] = ()
+    # Module whose presence means the library is installed (default: the endpoints' top package).
+    package: str | None = None
+
+    @property
+    def import_name(self) -> str:
+        return self.package or self.endpoints[0].module.split(".")[0]
 
 
 # Attribute names under which SDK helper objects hold a tracked stream, from every

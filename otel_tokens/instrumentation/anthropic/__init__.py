@@ -15,11 +15,8 @@ import functools
 from collections.abc import Callable, Generator
 from typing import Any, Final
 
-import wrapt
-from opentelemetry.instrumentation.utils import unwrap
-
 from ... import errors
-from .._base import LLMInstrumentor, _owner
+from .._base import LLMInstrumentor, WrapperFactory
 from .._provider import Endpoint, Library
 from .._wrapper import Wrapper, make_wrapper
 from . import mapping as m
@@ -116,19 +113,6 @@ class AnthropicInstrumentor(LLMInstrumentor):
 
     library = LIBRARY
 
-    def _instrument(self, **kwargs: Any) -> None:
-        super()._instrument(**kwargs)
-        for endpoint in STREAM_HELPERS:
-            owner = _owner(endpoint)
-            if owner is not None:
-                wrapt.wrap_function_wrapper(*owner, _stream_wrapper(endpoint))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        super()._uninstrument(**kwargs)
-        for endpoint in STREAM_HELPERS:
-            owner = _owner(endpoint)
-            if owner is not None:
-                unwrap(*owner)
-
-    def patched(self) -> list[tuple[Any, str]]:
-        return super().patched() + [owner for owner in map(_owner, STREAM_HELPERS) if owner is not None]
+    def patches(self) -> list[tuple[Endpoint, WrapperFactory]]:
+        helpers = [(endpoint, functools.partial(_stream_wrapper, endpoint)) for endpoint in STREAM_HELPERS]
+        return super().patches() + helpers
