@@ -1,12 +1,20 @@
-"""Overhead of otel-tokens per LLM call, side by side with no instrumentation and the floor.
+"""Overhead of otel-tokens per LLM call, side by side with no instrumentation, the floor and peers.
 
-The floor is a hand-written OTel span with the same attributes plus the same counter and
-histogram records, no otel-tokens. Real ``openai`` SDK clients talk to an in-process
-transport (``httpx2.MockTransport``, no sockets), non-streamed and streamed (100 chunks),
-sync and async. Prints median and p99 microseconds per call, overhead over uninstrumented,
-the ratio to the floor's overhead, per-chunk stream overhead, and import + init time.
+The floor is a hand-written OTel span with the same attributes otel-tokens sets plus the same
+counter and histogram records (call, duration, tokens by type, cost, token usage, and the
+outcome counters), and nothing else: no request parsing, no outcome tracking, no event.
+Real ``openai`` and ``anthropic`` SDK clients talk to an in-process transport (``MockTransport``,
+no sockets), non-streamed and streamed (100 chunks), sync and async. Variants run interleaved
+in rounds so a noisy machine shifts them alike. Peers (the official OpenTelemetry OpenAI
+instrumentation, OpenLLMetry's) run in their own environments (``.venv-envs/peers-*``, built
+by ``bash scripts/test-env peers-openai-v2`` / ``peers-openllmetry``) when those exist, each
+against its own uninstrumented baseline in the same process.
 
-    python benchmarks/bench_overhead.py            # full run
+Reports median and p99 microseconds per call, overhead over uninstrumented, the ratio to the
+floor's overhead, per-chunk stream overhead and import + init time. Memory over 1,000,000
+calls is ``bench_pending_memory.py``'s job.
+
+    python benchmarks/bench_overhead.py            # full run (~3 minutes on 2 cores)
     python benchmarks/bench_overhead.py --quick    # CI: checks the harness, not the timings
 """
 
@@ -14,286 +22,280 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import itertools
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
+from floor import Floor
+from mock_llm import CHUNKS, anthropic_clients, openai_clients
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanKind
 
-import otel_tokens
-
-CHUNKS = 100
-MESSAGES = [{"role": "user", "content": "Say hello"}]
-
-
-def _completion() -> bytes:
-    return json.dumps(
-        {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "gpt-4o-mini-2024-07-18",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "Hello there, friend."},
-                }
-            ],
-            "usage": {
-                "prompt_tokens": 12,
-                "completion_tokens": 5,
-                "total_tokens": 17,
-                "prompt_tokens_details": {"cached_tokens": 0},
-                "completion_tokens_details": {"reasoning_tokens": 0},
-            },
-        }
-    ).encode()
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = {
+    "openai-v2": ("peers-openai-v2", "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor"),
+    "openllmetry": ("peers-openllmetry", "opentelemetry.instrumentation.openai:OpenAIInstrumentor"),
+}
+Call = Callable[[], Any]
 
 
-def _stream(include_usage: bool) -> bytes:
-    lines = []
-    for i in range(CHUNKS):
-        chunk = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "gpt-4o-mini-2024-07-18",
-            "choices": [
-                {"index": 0, "delta": {"content": "w "}, "finish_reason": "stop" if i == CHUNKS - 1 else None}
-            ],
-        }
-        if include_usage:
-            chunk["usage"] = None
-        lines.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-    if include_usage:
-        usage = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "gpt-4o-mini-2024-07-18",
-            "choices": [],
-            "usage": {"prompt_tokens": 12, "completion_tokens": CHUNKS, "total_tokens": 12 + CHUNKS},
-        }
-        lines.append(b"data: " + json.dumps(usage).encode() + b"\n\n")
-    lines.append(b"data: [DONE]\n\n")
-    return b"".join(lines)
+def surfaces(only_openai: bool) -> dict[str, tuple[Call, bool]]:
+    """Surface name -> (call returning the SDK's result, is_async); "stream" surfaces return streams.
 
+    Every request is distinct, as in an app: identical ones would count as repeats (waste signal)."""
+    ids = itertools.count()
 
-BODY = _completion()
-STREAM_PLAIN = _stream(False)
-STREAM_USAGE = _stream(True)
+    def ask() -> list[dict[str, str]]:
+        return [{"role": "user", "content": f"Say hello {next(ids)}"}]
 
-
-def _handler(request: httpx2.Request) -> httpx2.Response:
-    body = json.loads(request.content)
-    if body.get("stream"):
-        payload = STREAM_USAGE if (body.get("stream_options") or {}).get("include_usage") else STREAM_PLAIN
-        return httpx2.Response(200, content=payload, headers={"content-type": "text/event-stream"})
-    return httpx2.Response(200, content=BODY, headers={"content-type": "application/json"})
-
-
-async def _async_handler(request: httpx2.Request) -> httpx2.Response:
-    return _handler(request)
-
-
-def _clients() -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-    sync = openai.OpenAI(
-        base_url="http://bench.invalid/v1",
-        api_key="x",
-        max_retries=0,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(_handler)),
-    )
-    aio = openai.AsyncOpenAI(
-        base_url="http://bench.invalid/v1",
-        api_key="x",
-        max_retries=0,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_async_handler)),
-    )
-    return sync, aio
-
-
-class Floor:
-    """What a minimal hand-written instrumentation does per call."""
-
-    def __init__(self, tracer_provider: TracerProvider, meter_provider: MeterProvider) -> None:
-        self.tracer = tracer_provider.get_tracer("floor")
-        meter = meter_provider.get_meter("floor")
-        self.tokens = meter.create_counter("floor.tokens")
-        self.cost = meter.create_counter("floor.cost")
-        self.calls = meter.create_counter("floor.calls")
-        self.duration = meter.create_histogram("floor.duration", unit="s")
-        self.usage = meter.create_histogram("floor.token.usage")
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        start = time.perf_counter()
-        attrs = {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "openai",
-            "gen_ai.request.model": "gpt-4o-mini",
-            "otel_tokens.task": "unlabeled",
-        }
-        with self.tracer.start_as_current_span(
-            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=attrs
-        ) as span:
-            result = fn()
-            usage = result.usage
-            span.set_attribute("gen_ai.response.id", result.id)
-            span.set_attribute("gen_ai.response.model", result.model)
-            span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
-            span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
-            labels = {
-                "provider": "openai",
-                "model": result.model,
-                "operation": "chat",
-                "task": "unlabeled",
-                "team": "",
-            }
-            self.tokens.add(usage.prompt_tokens, {**labels, "token_type": "input"})
-            self.tokens.add(usage.completion_tokens, {**labels, "token_type": "output"})
-            self.cost.add(0.0001, labels)
-            self.calls.add(1, {**labels, "status": "ok"})
-            self.duration.record(time.perf_counter() - start, {"gen_ai.operation.name": "chat"})
-            self.usage.record(usage.prompt_tokens, {"gen_ai.token.type": "input"})
-            self.usage.record(usage.completion_tokens, {"gen_ai.token.type": "output"})
-        return result
-
-
-def _time(fn: Callable[[], Any], n: int) -> list[float]:
-    for _ in range(min(50, n)):
-        fn()
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter_ns()
-        fn()
-        samples.append((time.perf_counter_ns() - start) / 1000)
-    return samples
-
-
-def _atime(fn: Callable[[], Any], n: int) -> list[float]:
-    async def run() -> list[float]:
-        for _ in range(min(50, n)):
-            await fn()
-        samples = []
-        for _ in range(n):
-            start = time.perf_counter_ns()
-            await fn()
-            samples.append((time.perf_counter_ns() - start) / 1000)
-        return samples
-
-    return asyncio.run(run())
-
-
-def _stats(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def _import_init_ms() -> float:
-    code = (
-        "import openai, time; t=time.perf_counter(); import otel_tokens; otel_tokens.instrument(); "
-        "print((time.perf_counter()-t)*1000)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "OTEL_TOKENS_PROMETHEUS_PORT": "-1"},
-    )
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--quick", action="store_true", help="few calls: check the harness (CI)")
-    args = parser.parse_args()
-    n = 60 if args.quick else args.calls
-    sync, aio = _clients()
-    tracer_provider = TracerProvider()
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    floor = Floor(tracer_provider, meter_provider)
-
-    def chat() -> Any:
-        return sync.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-
-    def stream() -> Any:
-        for _ in sync.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
-            pass
-
-    def stream_usage() -> Any:
-        # What otel-tokens asks for; the SDK's own parsing of the usage field is not our overhead.
-        for _ in sync.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-        ):
-            pass
-
-    async def achat() -> Any:
-        return await aio.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-
-    async def astream() -> Any:
-        async for _ in await aio.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
-            pass
-
-    results: dict[str, dict[str, list[float]]] = {}
-    results["uninstrumented"] = {
-        "sync": _time(chat, n),
-        "stream": _time(stream, n),
-        "stream+usage": _time(stream_usage, n),
-        "async": _atime(achat, n),
-        "async stream": _atime(astream, n),
+    sync, aio = openai_clients()
+    model = "gpt-4o-mini"
+    usage = {"stream_options": {"include_usage": True}}
+    found: dict[str, tuple[Call, bool]] = {
+        "openai sync": (lambda: sync.chat.completions.create(model=model, messages=ask()), False),
+        "openai async": (lambda: aio.chat.completions.create(model=model, messages=ask()), True),
+        "openai stream": (
+            lambda: sync.chat.completions.create(model=model, messages=ask(), stream=True),
+            False,
+        ),
+        "openai stream+usage": (
+            lambda: sync.chat.completions.create(model=model, messages=ask(), stream=True, **usage),
+            False,
+        ),
+        "openai async stream": (
+            lambda: aio.chat.completions.create(model=model, messages=ask(), stream=True),
+            True,
+        ),
     }
-    results["floor"] = {"sync": _time(lambda: floor.call(chat), n)}
-    otel_tokens.instrument(tracer_provider, meter_provider)
+    if only_openai:
+        return found
+    a_sync, a_aio = anthropic_clients()
+    claude = {"model": "claude-haiku-4-5", "max_tokens": 64}
+    found |= {
+        "anthropic sync": (lambda: a_sync.messages.create(**claude, messages=ask()), False),
+        "anthropic async": (lambda: a_aio.messages.create(**claude, messages=ask()), True),
+        "anthropic stream": (lambda: a_sync.messages.create(**claude, messages=ask(), stream=True), False),
+        "anthropic async stream": (
+            lambda: a_aio.messages.create(**claude, messages=ask(), stream=True),
+            True,
+        ),
+    }
+    return found
+
+
+def _providers() -> tuple[TracerProvider, MeterProvider, LoggerProvider]:
+    return TracerProvider(), MeterProvider(metric_readers=[InMemoryMetricReader()]), LoggerProvider()
+
+
+@contextmanager
+def _uninstrumented() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _otel_tokens() -> Iterator[None]:
+    import otel_tokens
+
+    tracer_provider, meter_provider, logger_provider = _providers()
+    otel_tokens.instrument(tracer_provider, meter_provider, logger_provider)
     try:
-        results["otel-tokens"] = {
-            "sync": _time(chat, n),
-            "stream": _time(stream, n),
-            "stream+usage": _time(stream_usage, n),
-            "async": _atime(achat, n),
-            "async stream": _atime(astream, n),
-        }
+        yield
     finally:
         otel_tokens.uninstrument()
 
-    base = {k: _stats(v)[0] for k, v in results["uninstrumented"].items()}
-    floor_overhead = _stats(results["floor"]["sync"])[0] - base["sync"]
-    print(
-        f"cores: {os.cpu_count()}  calls per cell: {n}  python {sys.version.split()[0]}  openai {openai.__version__}"
+
+def _peer(path: str) -> Callable[[], Any]:
+    module, _, cls = path.partition(":")
+
+    @contextmanager
+    def active() -> Iterator[None]:
+        instrumentor = getattr(importlib.import_module(module), cls)()
+        tracer_provider, meter_provider, logger_provider = _providers()
+        instrumentor.instrument(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+        )
+        try:
+            yield
+        finally:
+            instrumentor.uninstrument()
+
+    return active
+
+
+def _time_sync(fn: Call, stream: bool, n: int, out: list[float]) -> None:
+    for _ in range(n):
+        start = time.perf_counter_ns()
+        result = fn()
+        if stream:
+            for _chunk in result:
+                pass
+        del result  # released inside the timing, as an app would
+        out.append((time.perf_counter_ns() - start) / 1000)
+
+
+def _time_async(fn: Call, stream: bool, n: int, out: list[float]) -> None:
+    async def run() -> None:
+        for _ in range(n):
+            start = time.perf_counter_ns()
+            result = await fn()
+            if stream:
+                async for _chunk in result:
+                    pass
+            del result
+            out.append((time.perf_counter_ns() - start) / 1000)
+
+    asyncio.run(run())
+
+
+def measure(
+    variants: dict[str, Callable[[], Any]], calls: dict[str, tuple[Call, bool]], n: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Interleaved rounds: every variant runs every surface n/rounds times per round."""
+    per_round = max(1, n // rounds)
+    samples: dict[str, dict[str, list[float]]] = {v: {s: [] for s in calls} for v in variants}
+    floor_calls: dict[str, tuple[Call, bool]] = {}
+    for round_ in range(rounds + 1):  # round 0 warms up and is dropped
+        for variant, activate in variants.items():
+            with activate():
+                for surface, (fn, is_async) in calls.items():
+                    if variant == "floor":
+                        if surface not in floor_calls:
+                            floor_calls[surface] = (FLOOR.wrap(surface, fn, is_async), is_async)
+                        fn = floor_calls[surface][0]
+                    out: list[float] = [] if round_ == 0 else samples[variant][surface]
+                    timer = _time_async if is_async else _time_sync
+                    timer(fn, "stream" in surface, per_round if round_ else min(per_round, 20), out)
+    return samples
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def _import_init_ms(preimport: str, repeat: int) -> float:
+    code = (
+        f"{preimport}\nimport time; t = time.perf_counter(); import otel_tokens; "
+        "otel_tokens.init(prometheus_port=0); print((time.perf_counter() - t) * 1000)"
     )
-    print(f"{'variant':<16}{'surface':<14}{'median us':>11}{'p99 us':>10}{'overhead us':>13}{'x floor':>9}")
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": "", "OTEL_TOKENS_MODE": ""}
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+            ).stdout.split()[-1]
+        )
+        for _ in range(repeat)
+    ]
+    return statistics.median(runs)
+
+
+def _summaries(samples: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, tuple[float, float]]]:
+    return {v: {s: _stats(values) for s, values in cells.items()} for v, cells in samples.items()}
+
+
+def _peer_results(name: str, n: int, rounds: int) -> dict[str, dict[str, tuple[float, float]]] | str:
+    env_name, _ = PEERS[name]
+    python = ROOT / ".venv-envs" / env_name / "bin" / "python"
+    if not python.exists():
+        return f"not installed (bash scripts/test-env {env_name})"
+    result = subprocess.run(
+        [str(python), __file__, "--peer", name, "--calls", str(n), "--rounds", str(rounds)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return "failed: " + (result.stderr.strip().splitlines() or ["?"])[-1]
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _print_table(
+    results: dict[str, dict[str, tuple[float, float]]], base: dict[str, dict[str, tuple[float, float]]]
+) -> None:
+    floor = results.get("floor", {})
+    print(f"{'variant':<16}{'surface':<24}{'median us':>11}{'p99 us':>10}{'overhead us':>13}{'x floor':>9}")
     for variant, cells in results.items():
-        for surface, samples in cells.items():
-            median, p99 = _stats(samples)
-            overhead = median - base[surface]
-            ratio = (
-                f"{overhead / floor_overhead:.2f}"
-                if floor_overhead > 0 and surface in ("sync", "async")
-                else "-"
-            )
-            print(f"{variant:<16}{surface:<14}{median:>11.1f}{p99:>10.1f}{overhead:>13.1f}{ratio:>9}")
-    ours = results["otel-tokens"]
-    call_overhead = _stats(ours["sync"])[0] - base["sync"]
-    per_chunk = ((_stats(ours["stream+usage"])[0] - base["stream+usage"]) - call_overhead) / CHUNKS
-    injected = (_stats(ours["stream"])[0] - base["stream"] - call_overhead) / CHUNKS
-    print(
-        f"per-chunk stream overhead: {per_chunk:.2f} us (same request as uninstrumented, minus call overhead)"
+        for surface, (median, p99) in cells.items():
+            overhead = median - base[variant][surface][0]
+            floor_overhead = floor[surface][0] - base["floor"][surface][0] if surface in floor else 0.0
+            ratio = f"{overhead / floor_overhead:.2f}" if floor_overhead > 0 else "-"
+            print(f"{variant:<16}{surface:<24}{median:>11.1f}{p99:>10.1f}{overhead:>13.1f}{ratio:>9}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    print(f"per-chunk incl. the SDK parsing the usage field otel-tokens asks for: {injected:.2f} us")
-    print(f"import + instrument: {_import_init_ms():.0f} ms")
+    parser.add_argument("--calls", type=int, default=1500, help="calls per variant and surface")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="few calls: check the harness (CI)")
+    parser.add_argument("--peer", choices=sorted(PEERS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    n, rounds = (40, 2) if args.quick else (args.calls, args.rounds)
+
+    if args.peer:  # inside a peer's environment: its baseline and the peer, as JSON
+        calls = surfaces(only_openai=True)
+        found = _summaries(
+            measure(
+                {"uninstrumented": _uninstrumented, args.peer: _peer(PEERS[args.peer][1])}, calls, n, rounds
+            )
+        )
+        print(json.dumps(found))
+        return 0
+
+    calls = surfaces(only_openai=False)
+    variants = {"uninstrumented": _uninstrumented, "floor": _uninstrumented, "otel-tokens": _otel_tokens}
+    results = _summaries(measure(variants, calls, n, rounds))
+    base = dict.fromkeys(results, results["uninstrumented"])
+    peers = {name: _peer_results(name, n, rounds) for name in PEERS}
+    for name, found in peers.items():
+        if isinstance(found, dict):
+            results[name] = {s: tuple(v) for s, v in found[name].items()}  # type: ignore[misc]
+            base[name] = {s: tuple(v) for s, v in found["uninstrumented"].items()}  # type: ignore[misc]
+
+    print(
+        f"cores: {os.cpu_count()}  calls per cell: {n} in {rounds} interleaved rounds  python "
+        f"{sys.version.split()[0]}  openai {openai.__version__}  anthropic {version('anthropic')}"
+    )
+    _print_table(results, base)
+    for name, found in peers.items():
+        if isinstance(found, str):
+            print(f"{name}: {found}")
+    ours, plain = results["otel-tokens"], results["uninstrumented"]
+    for provider, stream, call in (
+        ("openai", "openai stream+usage", "openai sync"),
+        ("anthropic", "anthropic stream", "anthropic sync"),
+    ):
+        per_chunk = ((ours[stream][0] - plain[stream][0]) - (ours[call][0] - plain[call][0])) / CHUNKS
+        print(f"per-chunk stream overhead, {provider} (same request): {per_chunk:.2f} us")
+    injected = (
+        (ours["openai stream"][0] - plain["openai stream"][0])
+        - (ours["openai sync"][0] - plain["openai sync"][0])
+    ) / CHUNKS
+    print(f"per-chunk, openai, incl. the SDK parsing the usage chunk otel-tokens asks for: {injected:.2f} us")
+    repeat = 1 if args.quick else 5
+    print(
+        f"import + init, SDKs already imported by the app: {_import_init_ms('import openai, anthropic', repeat):.0f} ms"
+    )
+    print(f"import + init, cold interpreter: {_import_init_ms('', repeat):.0f} ms")
     return 0
 
+
+FLOOR = Floor()
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -31,6 +31,12 @@ _IGNORED: Final = frozenset(
         "service_tier",
         "prompt_cache_key",
         "prompt_cache_retention",
+        # Mistral's and Cohere's transport options
+        "http_headers",
+        "server_url",
+        "timeout_ms",
+        "retries",
+        "request_options",
     }
 )
 
@@ -42,7 +48,14 @@ def _plain(value: Any) -> Any:
         return schema() if callable(schema) else f"{value.__module__}.{value.__qualname__}"
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        return dump(mode="json")
+        try:
+            return dump(mode="json")
+        except ValueError:  # e.g. google-genai configs holding Python functions as tools
+            return dump(mode="python", exclude_none=True)
+    if isinstance(value, (bytes, bytearray)):  # images, documents: equal bytes only are a repeat
+        return hashlib.blake2b(value, digest_size=16).hexdigest()
+    if callable(value):
+        return f"<callable {getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}>"
     return f"<{type(value).__qualname__}>"
 
 

@@ -195,21 +195,23 @@ class Recorder:
         model = (response.model if response is not None else None) or request.model or "unknown"
         labels = self._labels(request, model, call.task, call.team)
         cost = self._price(request, model, usage)
-        if response is not None:
-            self._set_response_attributes(span, response)
-        span.set_attribute(names.ATTR_USAGE_SOURCE, usage.source.value)
+        attributes: dict[str, Any] = {} if response is None else self._response_attributes(response)
+        attributes[names.ATTR_USAGE_SOURCE] = usage.source.value
         if usage.source is not names.UsageSource.MISSING:
-            span.set_attribute(names.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens)
+            attributes[names.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
             if request.operation != "embeddings":
-                span.set_attribute(names.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens)
+                attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
             if usage.cache_read_tokens:
-                span.set_attribute(names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens)
+                attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
             if usage.cache_write_tokens:
-                span.set_attribute(names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cache_write_tokens)
+                attributes[names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = usage.cache_write_tokens
             if usage.reasoning_tokens:
-                span.set_attribute(names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens)
-        span.set_attribute(names.ATTR_COST_USD, cost or 0.0)
-        span.set_attribute(names.ATTR_COST_PRICED, cost is not None)
+                attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+        attributes[names.ATTR_COST_USD] = cost or 0.0
+        attributes[names.ATTR_COST_PRICED] = cost is not None
+        if call.first_chunk_at is not None:
+            attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.first_chunk_at - call.start
+        span.set_attributes(attributes)  # one lock round instead of one per attribute
         self._record_call_metrics(call, labels, usage, cost, model, None)
         span.end()
         return labels, usage, cost
@@ -223,6 +225,8 @@ class Recorder:
         labels = self._labels(request, request.model or "unknown", call.task, call.team)
         span = call.span
         span.set_attribute(names.ERROR_TYPE, error_type)
+        if call.first_chunk_at is not None:
+            span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, call.first_chunk_at - call.start)
         span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
         if isinstance(exc, Exception):
             span.record_exception(exc)
@@ -230,17 +234,19 @@ class Recorder:
         span.end()
         return labels
 
-    def _set_response_attributes(self, span: Span, response: Response) -> None:
+    def _response_attributes(self, response: Response) -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
         if response.response_id:
-            span.set_attribute(names.GEN_AI_RESPONSE_ID, response.response_id)
+            attributes[names.GEN_AI_RESPONSE_ID] = response.response_id
         if response.model:
-            span.set_attribute(names.GEN_AI_RESPONSE_MODEL, response.model)
+            attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
         if response.finish_reasons:
-            span.set_attribute(names.GEN_AI_RESPONSE_FINISH_REASONS, list(response.finish_reasons))
+            attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = list(response.finish_reasons)
         if response.output_type:
-            span.set_attribute(names.GEN_AI_OUTPUT_TYPE, response.output_type)
+            attributes[names.GEN_AI_OUTPUT_TYPE] = response.output_type
         if self.settings.capture_content and response.output_messages is not None:
-            span.set_attribute(names.GEN_AI_OUTPUT_MESSAGES, _to_json(response.output_messages))
+            attributes[names.GEN_AI_OUTPUT_MESSAGES] = _to_json(response.output_messages)
+        return attributes
 
     def _record_call_metrics(
         self,
@@ -272,9 +278,6 @@ class Recorder:
         self._duration.record(elapsed, semconv)  # type: ignore[union-attr]
         if call.first_chunk_at is not None:
             self._ttfc.record(call.first_chunk_at - call.start, semconv)  # type: ignore[union-attr]
-            call.span.set_attribute(
-                names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, call.first_chunk_at - call.start
-            )
         if usage.source is names.UsageSource.MISSING:
             return
         total = self._record_usage(labels, usage, cost)
@@ -401,9 +404,11 @@ class Recorder:
 
 
 def _error_type(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return str(status)
+    for attribute in ("status_code", "code"):  # google-genai and urllib use .code
+        status = getattr(exc, attribute, None)
+        # An HTTP error status only: Ollama stream errors carry -1, Mistral validation errors 200.
+        if isinstance(status, int) and not isinstance(status, bool) and 400 <= status <= 599:
+            return str(status)
     return type(exc).__qualname__
 
 

@@ -187,7 +187,7 @@ def check_outcome() -> Any:
         assert tel.total(names.OUTCOME_TOKENS.name, **labels) == tokens
         cost = float(span_attrs.get(names.ATTR_COST_USD, 0.0))  # type: ignore[arg-type]
         assert tel.total(names.OUTCOME_COST_USD.name, **labels) == pytest.approx(cost)
-        assert (cost > 0) == (tokens > 0)
+        assert (cost > 0) == (tokens > 0 and span_attrs.get(names.ATTR_COST_PRICED) is True)
 
     return check
 

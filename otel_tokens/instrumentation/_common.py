@@ -24,19 +24,27 @@ _HOST_PROVIDERS: Final = (
     ("generativelanguage.googleapis.com", "gcp.gemini"),
     ("api.anthropic.com", "anthropic"),
     ("api.cohere.com", "cohere"),
+    ("ollama.com", "ollama"),  # Ollama's cloud (OpenAI-compatible at https://ollama.com/v1)
+    ("api.cerebras.ai", "cerebras"),
+    ("api.moonshot.ai", "moonshot_ai"),
+    ("api.moonshot.cn", "moonshot_ai"),
 )
 OLLAMA_PORT: Final = 11434
 
 
 def given(value: Any) -> Any:
-    """``value``, or None for the SDKs' "not given" sentinels (``NOT_GIVEN``, ``omit``)."""
-    if value is None or type(value).__name__ in ("NotGiven", "Omit"):
+    """``value``, or None for the SDKs' "not given" sentinels (``NOT_GIVEN``, ``omit``, Mistral's
+    ``UNSET``, Cohere's ``...``)."""
+    if value is None or value is Ellipsis or type(value).__name__ in ("NotGiven", "Omit", "Unset"):
         return None
     return value
 
 
 def as_int(value: Any) -> int:
-    """A token count: ints only, negatives clamp to 0 (a provider bug must not subtract)."""
+    """A token count: ints (or whole floats, as Cohere sends) only, negatives clamp to 0 (a
+    provider bug must not subtract)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return 0
     return value if value > 0 else 0

@@ -79,6 +79,17 @@ def _content_property(name: str) -> property:
     return property(get, set_)
 
 
+def _content_item(content_attributes: frozenset[str]) -> Callable[[TrackedResponse, Any], Any]:
+    # Subscriptable responses (Ollama's ``reply["message"]["content"]``): a content key is a read.
+    def getitem(self: TrackedResponse, key: Any) -> Any:
+        value = self.__wrapped__[key]
+        if isinstance(key, str) and key in content_attributes:
+            self._self_pending.read = True
+        return value
+
+    return getitem
+
+
 _classes: dict[frozenset[str], type[TrackedResponse]] = {}
 
 
@@ -86,7 +97,10 @@ def response_proxy_class(content_attributes: frozenset[str]) -> type[TrackedResp
     """The proxy class for one library's content attributes (built once)."""
     cls = _classes.get(content_attributes)
     if cls is None:
-        members = {name: _content_property(name) for name in content_attributes | GENERIC_CONTENT}
+        members: dict[str, Any] = {
+            name: _content_property(name) for name in content_attributes | GENERIC_CONTENT
+        }
+        members["__getitem__"] = _content_item(content_attributes)
         cls = type("TrackedResponse", (TrackedResponse,), members)
         _classes[content_attributes] = cls
     return cls

@@ -65,12 +65,6 @@ class StreamSession:
         if not self.read:
             self.read = True
             self.runtime.recorder.first_chunk(self.call)
-        hide = False
-        if self.hidden is not None:
-            try:
-                hide = self.hidden(chunk)
-            except Exception as exc:  # noqa: BLE001
-                errors.report("stream_chunk", exc)
         state = self.state
         if state is not None:
             try:
@@ -78,7 +72,14 @@ class StreamSession:
             except Exception as exc:  # noqa: BLE001
                 self.state = None  # a broken state stops reading chunks; usage becomes missing
                 errors.report("stream_chunk", exc)
-        return hide
+        hidden = self.hidden
+        if hidden is None:
+            return False
+        try:
+            return hidden(chunk)
+        except Exception as exc:  # noqa: BLE001
+            errors.report("stream_chunk", exc)
+            return False
 
     def _claim(self) -> bool:
         with self._lock:

@@ -135,7 +135,9 @@ def _track_stream(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any)
     except Exception as exc:  # noqa: BLE001
         errors.report("stream_chunk", exc)
         state = None
-    session = StreamSession(call, state, runtime, functools.partial(endpoint.hidden_chunk, call.request))
+    # Only a request otel-tokens changed can produce chunks to hide: skip the check per chunk otherwise.
+    hidden = functools.partial(endpoint.hidden_chunk, call.request) if call.request.hide_usage_chunk else None
+    session = StreamSession(call, state, runtime, hidden)
     if hasattr(result, "__anext__"):
         return TrackedAsyncStream(result, session)
     return TrackedStream(result, session)

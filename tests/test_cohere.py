@@ -1,0 +1,503 @@
+"""Cohere API v2 through the real ``cohere`` SDK over HTTP: span attributes, billed tokens, cost,
+``chat`` / ``chat_stream`` / ``embed`` sync and async, the stream lifecycle, outcomes, uninstrument,
+and no failure inside otel-tokens breaking any call.
+
+Calls send ``x-fake-input-tokens: 20`` and 10 output tokens: the fake reports them as
+``billed_units`` and adds its prompt-template tokens to ``tokens`` (80 input), so the tests tell
+which of the two otel-tokens read: the billed ones.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import logging
+import ssl
+from typing import Any
+
+import cohere
+import httpx
+import pytest
+from genai_prices import Usage as PriceUsage
+from genai_prices import calc_price
+
+import otel_tokens
+from otel_tokens import errors, names
+from otel_tokens.demo.fakes.cohere import TEMPLATE_TOKENS
+from otel_tokens.instrumentation.cohere import (
+    LIBRARY,
+    STREAM_ENDPOINTS,
+    CohereInstrumentor,
+    lazy_streams,
+    mapping,
+)
+from otel_tokens.recorder import Recorder
+
+# The SDK's own union parsing still reads pydantic's deprecated ``__fields__``.
+pytestmark = pytest.mark.filterwarnings("ignore:The `__fields__` attribute is deprecated")
+
+MODEL = "command-a-03-2025"
+HEADERS = {
+    "x-fake-input-tokens": "20",
+    "x-fake-output-tokens": "10",
+    "x-fake-cached-tokens": "5",
+    "x-fake-output": "one two three",
+}
+TOTAL = 30
+MSGS = [{"role": "user", "content": "hello"}]
+ERROR_AFTER = {"x-fake-stream-error-after": "1"}
+
+
+@pytest.fixture(scope="module")
+def tls() -> ssl.SSLContext:
+    return ssl.create_default_context()  # loading the CA bundle for every client is slow
+
+
+@pytest.fixture
+def client(fake_llm, tls):
+    http = httpx.Client(verify=tls)
+    yield cohere.ClientV2(api_key="test", base_url=fake_llm.url, max_retries=0, httpx_client=http)
+    http.close()
+
+
+@pytest.fixture
+async def aclient(fake_llm, tls):
+    http = httpx.AsyncClient(verify=tls)
+    yield cohere.AsyncClientV2(api_key="test", base_url=fake_llm.url, max_retries=0, httpx_client=http)
+    await http.aclose()
+
+
+def args(model=MODEL, **headers):
+    return {
+        "model": model,
+        "messages": MSGS,
+        "request_options": {"additional_headers": {**HEADERS, **headers}},
+    }
+
+
+def expected_cost(model=MODEL, input_tokens=20, output=10):
+    usage = PriceUsage(input_tokens=input_tokens, output_tokens=output)
+    return float(calc_price(usage, model, provider_id="cohere").total_price)
+
+
+def only_span(tel):
+    [span] = tel.finished_spans()
+    return span
+
+
+def check_call_span(tel, span, *, stream=False):
+    attrs = dict(span.attributes or {})
+    assert span.name == f"chat {MODEL}"
+    assert span.kind.name == "CLIENT"
+    assert attrs.pop(names.GEN_AI_RESPONSE_ID).startswith("cohere-fake-")
+    assert attrs.pop(names.SERVER_PORT) > 0
+    if stream:
+        assert attrs.pop(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) > 0
+    assert attrs.pop(names.ATTR_COST_USD) == pytest.approx(expected_cost())
+    assert attrs == {
+        names.GEN_AI_OPERATION_NAME: "chat",
+        names.GEN_AI_PROVIDER_NAME: "cohere",
+        names.GEN_AI_REQUEST_MODEL: MODEL,
+        names.GEN_AI_OUTPUT_TYPE: "text",
+        names.GEN_AI_RESPONSE_FINISH_REASONS: ("COMPLETE",),
+        names.GEN_AI_USAGE_INPUT_TOKENS: 20,  # billed units, not the 80 processed tokens
+        names.GEN_AI_USAGE_OUTPUT_TOKENS: 10,
+        names.SERVER_ADDRESS: "127.0.0.1",
+        names.ATTR_TASK: "unlabeled",
+        names.ATTR_USAGE_SOURCE: "provider",
+        names.ATTR_COST_PRICED: True,
+    }
+    labels = {"provider": "cohere", "model": MODEL, "operation": "chat"}  # responses name no model
+    by_type = {t: tel.total(names.TOKENS.name, token_type=t, **labels) for t in names.TOKEN_TYPES}
+    assert by_type == {"input": 20, "cache_read": 0, "cache_write": 0, "output": 10, "reasoning": 0}
+    assert tel.total(names.CALLS.name, status="ok", **labels) == 1
+    assert tel.total(names.COST_USD.name, **labels) == pytest.approx(expected_cost())
+
+
+def text_of(events):
+    return "".join(e.delta.message.content.text for e in events if e.type == "content-delta")
+
+
+# --- chat, chat_stream, embed ------------------------------------------------------------------------
+
+
+def test_chat(instrumented, client) -> None:
+    reply = client.chat(**args())
+    assert isinstance(reply, cohere.V2ChatResponse)
+    assert reply.message.content[0].text == "one two three"
+    assert reply.usage.tokens.input_tokens == 20 + TEMPLATE_TOKENS
+    check_call_span(instrumented, only_span(instrumented))
+
+
+async def test_chat_async(instrumented, aclient) -> None:
+    reply = await aclient.chat(**args())
+    assert reply.message.content[0].text == "one two three"
+    check_call_span(instrumented, only_span(instrumented))
+
+
+def test_chat_stream(instrumented, client) -> None:
+    stream = client.chat_stream(**args())
+    assert inspect.isgenerator(stream)
+    assert text_of(stream) == "one two three"
+    check_call_span(instrumented, only_span(instrumented), stream=True)
+
+
+async def test_chat_stream_async(instrumented, aclient) -> None:
+    stream = aclient.chat_stream(**args())
+    assert inspect.isasyncgen(stream)
+    assert text_of([event async for event in stream]) == "one two three"
+    check_call_span(instrumented, only_span(instrumented), stream=True)
+
+
+def test_v1_client_reaches_v2_through_its_property(instrumented, fake_llm) -> None:
+    legacy = cohere.Client(api_key="test", base_url=fake_llm.url, max_retries=0)
+    assert legacy.v2.chat(**args()).finish_reason == "COMPLETE"
+    check_call_span(instrumented, only_span(instrumented))
+
+
+def test_request_attributes_and_tool_call(instrumented, client) -> None:
+    client.chat(
+        **args(**{"x-fake-tool-call": "lookup"}),
+        max_tokens=64,
+        temperature=0.2,
+        p=0.9,
+        stop_sequences=["END"],
+        seed=7,
+        frequency_penalty=0.3,
+        presence_penalty=0.1,
+        response_format={"type": "json_object"},
+    )
+    attrs = only_span(instrumented).attributes
+    assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("TOOL_CALL",)
+    assert attrs[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert attrs[names.GEN_AI_REQUEST_TEMPERATURE] == 0.2
+    assert attrs[names.GEN_AI_REQUEST_TOP_P] == 0.9
+    assert attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
+    assert attrs[names.GEN_AI_REQUEST_SEED] == 7
+    assert attrs[names.GEN_AI_REQUEST_FREQUENCY_PENALTY] == 0.3
+    assert attrs[names.GEN_AI_REQUEST_PRESENCE_PENALTY] == 0.1
+    assert attrs[names.GEN_AI_OUTPUT_TYPE] == "json"
+
+
+async def test_embed(instrumented, client, aclient) -> None:
+    embed = {
+        "model": "embed-v4.0",
+        "input_type": "search_document",
+        "texts": ["a b", "c"],
+        "request_options": {"additional_headers": {"x-fake-input-tokens": "7"}},
+    }
+    reply = client.embed(**embed, embedding_types=["float", "int8"])
+    assert len(reply.embeddings.float_) == 2
+    assert len((await aclient.embed(**embed)).embeddings.float_) == 2
+    first, second = instrumented.finished_spans()
+    attrs = dict(first.attributes)
+    assert first.name == "embeddings embed-v4.0"
+    assert attrs[names.GEN_AI_OPERATION_NAME] == "embeddings"
+    assert attrs[names.GEN_AI_REQUEST_ENCODING_FORMATS] == ("float", "int8")
+    assert attrs[names.GEN_AI_RESPONSE_ID].startswith("cohere-embed-fake-")
+    assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 7
+    assert names.GEN_AI_USAGE_OUTPUT_TOKENS not in attrs
+    assert attrs[names.ATTR_COST_USD] == pytest.approx(expected_cost("embed-v4.0", input_tokens=7, output=0))
+    assert second.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 7
+    assert instrumented.total(names.TOKENS.name, operation="embeddings", token_type="input") == 14
+
+
+# --- token semantics, prices, errors -------------------------------------------------------------------
+
+
+def test_processed_tokens_are_the_fallback_without_billed_units() -> None:
+    """Billed units win; a usage with only ``tokens`` (processed) counts those, and its cache hits."""
+    billed = cohere.Usage(
+        billed_units=cohere.UsageBilledUnits(input_tokens=20.0, output_tokens=10.0),
+        tokens=cohere.UsageTokens(input_tokens=80.0, output_tokens=10.0),
+        cached_tokens=5.0,
+    )
+    processed = cohere.Usage(
+        tokens=cohere.UsageTokens(input_tokens=80.0, output_tokens=10.0), cached_tokens=5.0
+    )
+    assert mapping.usage_of(billed).counts() == (20, 0, 0, 10, 0)
+    assert mapping.usage_of(processed).counts() == (75, 5, 0, 10, 0)
+    assert mapping.usage_of(cohere.Usage()) is None
+
+
+def test_cloud_clients_name_their_platform() -> None:
+    """The Bedrock client inherits the patched methods; it signs and sends to AWS, so only its
+    request is read here (no call is made)."""
+    bedrock = cohere.BedrockClientV2(aws_region="us-east-1", aws_access_key="x", aws_secret_key="y")
+    request, _ = mapping.read_chat_request(bedrock, (), {"model": MODEL, "messages": MSGS})
+    assert (request.provider, request.server_address, request.server_port) == ("aws.bedrock", None, None)
+
+
+def test_unpriced_model_is_counted(instrumented, client) -> None:
+    client.chat(**args("my-cohere-finetune"))
+    attrs = only_span(instrumented).attributes
+    assert attrs[names.ATTR_COST_PRICED] is False
+    assert instrumented.total(names.UNPRICED_CALLS.name, provider="cohere") == 1
+    assert instrumented.total(names.TOKENS.name) == TOTAL
+
+
+def test_http_errors_are_failed_calls(instrumented, client) -> None:
+    with pytest.raises(cohere.TooManyRequestsError) as caught:
+        client.chat(**args(**{"x-fake-status": "429"}))
+    assert caught.value.status_code == 429
+    stream = client.chat_stream(**args(**{"x-fake-status": "500"}))  # sent on the first next()
+    with pytest.raises(cohere.InternalServerError):
+        next(stream)
+    spans = instrumented.finished_spans()
+    assert [s.attributes[names.ERROR_TYPE] for s in spans] == ["429", "500"]
+    assert instrumented.total(names.CALLS.name, status="error") == 2
+    assert instrumented.total(names.OUTCOME_CALLS.name, outcome="error") == 2
+
+
+async def test_missing_usage(instrumented, client, aclient) -> None:
+    client.chat(**args(**{"x-fake-no-usage": "1"}))
+    assert text_of(client.chat_stream(**args(**{"x-fake-no-usage": "1"}))) == "one two three"
+    await aclient.embed(
+        model="embed-v4.0",
+        input_type="search_query",
+        texts=["a"],
+        request_options={"additional_headers": {"x-fake-no-usage": "1"}},
+    )
+    spans = instrumented.finished_spans()
+    assert [s.attributes[names.ATTR_USAGE_SOURCE] for s in spans] == ["missing"] * 3
+    assert instrumented.total(names.TOKENS.name) == 0
+
+
+# --- outcomes ----------------------------------------------------------------------------------------
+
+
+def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
+    reply = client.chat(**args())
+    otel_tokens.mark_used(reply)
+    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+
+
+@pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
+def test_dropped_response_is_inferred(instrumented, client, check_outcome, read, outcome) -> None:
+    reply = client.chat(**args())
+    _ = reply.id, reply.usage, reply.finish_reason  # metadata is not a read
+    if read:
+        _ = reply.message
+    del reply
+    gc.collect()
+    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOTAL)
+
+
+async def test_embeddings_read_and_verdict(instrumented, aclient, check_outcome) -> None:
+    reply = await aclient.embed(
+        model="embed-v4.0",
+        input_type="search_query",
+        texts=["a"],
+        request_options={"additional_headers": {"x-fake-input-tokens": "3"}},
+    )
+    _ = reply.embeddings
+    otel_tokens.mark_discarded(reply)
+    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=3)
+
+
+def test_stream_verdict(instrumented, client, check_outcome) -> None:
+    stream = client.chat_stream(**args())
+    assert text_of(stream) == "one two three"
+    otel_tokens.mark_used(stream)
+    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+
+
+# --- the stream lifecycle: one span, ended once ------------------------------------------------------
+
+
+@pytest.fixture
+def one_call(caplog):
+    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
+    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
+
+    def check(tel, status="ok"):
+        gc.collect()
+        [span] = tel.finished_spans()
+        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
+        assert tel.total(names.CALLS.name) == 1
+        assert tel.total(names.CALLS.name, status=status) == 1
+        return span
+
+    return check
+
+
+def outcome_of(tel):
+    [event] = tel.outcome_events()
+    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
+
+
+# How the caller leaves the stream -> (outcome, usage source). Generators have no ``with``.
+ENDS = {
+    "exhaust": ("unmarked", "provider"),
+    "break_and_drop": ("unmarked", "missing"),
+    "close": ("unmarked", "missing"),
+    "abandoned": ("unmarked", "missing"),  # started, then left to the garbage collector
+    "error": ("error", None),
+}
+
+
+@pytest.mark.parametrize("end", ENDS)
+def test_stream_ends_once_on_every_path(instrumented, client, fake_llm, one_call, end) -> None:
+    sent = len(fake_llm.requests)
+    stream = client.chat_stream(**args(**(ERROR_AFTER if end == "error" else {})))
+    if end == "exhaust":
+        assert text_of(stream) == "one two three"
+    elif end == "close":
+        assert next(stream).type == "message-start"
+        stream.close()
+    elif end == "abandoned":
+        assert next(stream).type == "message-start"
+    elif end == "break_and_drop":
+        for _event in stream:
+            break
+    elif end == "error":
+        with pytest.raises(httpx.RemoteProtocolError):
+            _ = list(stream)
+    del stream
+    outcome, source = ENDS[end]
+    span = one_call(instrumented, "error" if end == "error" else "ok")
+    assert outcome_of(instrumented) == outcome
+    assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
+    assert span.attributes.get(names.ATTR_USAGE_SOURCE) == source
+    assert len(fake_llm.requests) - sent == 1
+
+
+@pytest.mark.parametrize("end", ["gc", "close"])
+async def test_a_stream_never_iterated_is_no_call(instrumented, client, aclient, fake_llm, end) -> None:
+    """The generator sends its request on the first ``next``: dropped or closed before, nothing was
+    sent and nothing is counted."""
+    sent = len(fake_llm.requests)
+    stream, astream = client.chat_stream(**args()), aclient.chat_stream(**args())
+    assert inspect.isgenerator(stream) and inspect.isasyncgen(astream)
+    if end == "close":
+        stream.close()
+        await astream.aclose()
+        with pytest.raises(StopIteration):
+            next(stream)
+    del stream, astream
+    gc.collect()
+    assert len(fake_llm.requests) == sent
+    assert instrumented.finished_spans() == []
+    assert instrumented.points(names.CALLS.name) == []
+
+
+@pytest.mark.parametrize("end", ["exhaust", "aclose", "break_and_drop", "error"])
+async def test_async_stream_ends_once(instrumented, aclient, one_call, end) -> None:
+    stream = aclient.chat_stream(**args(**(ERROR_AFTER if end == "error" else {})))
+    if end == "aclose":
+        await stream.__anext__()
+        await stream.aclose()
+    elif end == "break_and_drop":
+        async for _event in stream:
+            break
+    elif end == "error":
+        with pytest.raises(httpx.RemoteProtocolError):
+            _ = [event async for event in stream]
+    elif end == "exhaust":
+        assert text_of([event async for event in stream]) == "one two three"
+    del stream
+    one_call(instrumented, "error" if end == "error" else "ok")
+    assert outcome_of(instrumented) == ("error" if end == "error" else "unmarked")
+
+
+# --- uninstrument ------------------------------------------------------------------------------------
+
+
+def test_uninstrument_restores_the_original_methods(telemetry) -> None:
+    owners = CohereInstrumentor().patched()
+    assert len(owners) == len(LIBRARY.endpoints) + len(STREAM_ENDPOINTS) == 6
+    originals = [vars(cls)[method] for cls, method in owners]
+    otel_tokens.instrument(telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider)
+    try:
+        assert all(vars(cls)[m] is not orig for (cls, m), orig in zip(owners, originals, strict=True))
+    finally:
+        otel_tokens.uninstrument()
+        errors.configure(None, False)
+    assert all(vars(cls)[m] is orig for (cls, m), orig in zip(owners, originals, strict=True))
+
+
+# --- never break the call ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def quiet(telemetry):
+    """Instrumented with internal errors swallowed and counted, as in production."""
+    otel_tokens.instrument(
+        telemetry.tracer_provider,
+        telemetry.meter_provider,
+        telemetry.logger_provider,
+        raise_internal_errors=False,
+    )
+    try:
+        yield telemetry
+    finally:
+        gc.collect()
+        otel_tokens.uninstrument()
+        errors.configure(None, False)
+        errors.reset_logged()
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(exclude={"id"})  # ids count up per call
+
+
+async def _async_chat(c: Any, h: dict[str, str]) -> Any:
+    return _dump(await c.chat(**args(**h)))
+
+
+async def _async_stream(c: Any, h: dict[str, str]) -> Any:
+    return [_dump(event) async for event in c.chat_stream(**args(**h))]
+
+
+async def _async_embed(c: Any, h: dict[str, str]) -> Any:
+    return _dump(await c.embed(**EMBED, request_options={"additional_headers": h}))
+
+
+EMBED = {"model": "embed-v4.0", "input_type": "search_query", "texts": ["a b"]}
+CALLS = {  # name -> (kind, call(client, headers) -> a comparable result)
+    "chat": ("response", lambda c, h: _dump(c.chat(**args(**h)))),
+    "chat_stream": ("stream", lambda c, h: [_dump(event) for event in c.chat_stream(**args(**h))]),
+    "embed": ("response", lambda c, h: _dump(c.embed(**EMBED, request_options={"additional_headers": h}))),
+    "chat_async": ("response", _async_chat),
+    "chat_stream_async": ("stream", _async_stream),
+    "embed_async": ("response", _async_embed),
+}
+STAGES = {  # stage -> (what to break, the kinds of call it reaches)
+    "request": ((mapping, "_request"), {"response", "stream"}),
+    "response": ((mapping, "usage_of"), {"response", "stream"}),
+    "stream_chunk": ((mapping.ChatStreamState, "on_chunk"), {"stream"}),
+    "stream_state": ((mapping.ChatStreamState, "__init__"), {"stream"}),
+    "recording": ((Recorder, "finish"), {"response", "stream"}),
+    "lazy_stream": ((lazy_streams, "_proxy"), {"stream"}),
+}
+
+
+def _boom(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError("injected failure inside otel-tokens")
+
+
+async def _run(name: str, client: Any, aclient: Any, headers: dict[str, str]) -> Any:
+    result = CALLS[name][1](aclient if name.endswith("_async") else client, headers)
+    return await result if inspect.isawaitable(result) else result
+
+
+@pytest.mark.parametrize("name", CALLS)
+async def test_failures_inside_never_break_the_call(quiet, client, aclient, monkeypatch, name) -> None:
+    """For each stage in turn: break it, then the same call gives the same result, or the same
+    error, as before; the failure is counted only when the stage is on this call's path."""
+    headers = {"x-fake-input-tokens": "4", "x-fake-output-tokens": "2"}
+    expected = await _run(name, client, aclient, headers)
+    with pytest.raises(cohere.InternalServerError) as baseline:
+        await _run(name, client, aclient, {"x-fake-status": "500"})
+    for stage, (target, reaches) in STAGES.items():
+        before = quiet.total(names.INTERNAL_ERRORS.name)
+        with monkeypatch.context() as patch:
+            patch.setattr(*target, _boom)
+            assert await _run(name, client, aclient, headers) == expected, stage
+            with pytest.raises(type(baseline.value)) as caught:
+                await _run(name, client, aclient, {"x-fake-status": "500"})
+            assert caught.value.status_code == 500
+            assert caught.value.body == baseline.value.body
+            gc.collect()
+        assert (quiet.total(names.INTERNAL_ERRORS.name) > before) == (CALLS[name][0] in reaches), stage
+    assert quiet.total(names.INTERNAL_ERRORS.name, stage="request") > 0

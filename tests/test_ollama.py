@@ -1,0 +1,544 @@
+"""Ollama through the real SDK over HTTP: ``chat``, ``generate`` and ``embed`` on ``Client``,
+``AsyncClient`` and the module functions, streamed or not: span attributes, token metrics, no
+price (local models), outcomes, the stream lifecycle, and never breaking the call.
+
+The Ollama SDK takes headers per client, not per call, so each test makes the clients it
+needs (sharing one SSL context keeps that cheap). Every call reports 12 prompt and 7 generated
+tokens (``prompt_eval_count`` / ``eval_count``).
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import json
+import logging
+import ssl
+import sys
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from typing import Any
+
+import httpx
+import ollama
+import pytest
+
+import otel_tokens
+from otel_tokens import errors
+from otel_tokens import names as n
+from otel_tokens.instrumentation.ollama import LIBRARY, OllamaInstrumentor
+from otel_tokens.instrumentation.ollama import mapping as m
+from otel_tokens.pricing import PriceBook
+from otel_tokens.recorder import Recorder
+
+MODEL = "llama3.2"
+EMBED_MODEL = "nomic-embed-text"
+HEADERS = {"x-fake-input-tokens": "12", "x-fake-output-tokens": "7", "x-fake-output": "one two three"}
+TOTAL = 19
+MSGS = [{"role": "user", "content": "hello"}]
+ERROR_AFTER = {"x-fake-stream-error-after": "1"}
+_SSL = ssl.create_default_context()
+
+SURFACES = ("client", "async_client", "module")
+METHODS = {  # method -> (operation, model, keyword arguments)
+    "chat": ("chat", MODEL, {"model": MODEL, "messages": MSGS}),
+    "generate": ("text_completion", MODEL, {"model": MODEL, "prompt": "hello"}),
+    "embed": ("embeddings", EMBED_MODEL, {"model": EMBED_MODEL, "input": "hello"}),
+}
+# (surface, method, stream): every instrumented method, and streamed where it can stream.
+CALLS = [
+    (surface, method, stream)
+    for surface in SURFACES
+    for method in METHODS
+    for stream in ((False, True) if method != "embed" else (False,))
+]
+
+
+def call_id(value: Any) -> str:
+    return "-".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
+class Caller:
+    """Calls one surface of the SDK against the fake server with the given ``x-fake-*`` headers."""
+
+    def __init__(self, fake_llm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fake_llm = fake_llm
+        self.monkeypatch = monkeypatch
+        self.made: list[Any] = []
+
+    def client(self, aio: bool = False, **headers: str) -> Any:
+        cls = ollama.AsyncClient if aio else ollama.Client
+        client = cls(host=self.fake_llm.url, headers={**HEADERS, **headers}, verify=_SSL)
+        self.made.append(client)
+        return client
+
+    def _module(self, headers: dict[str, str]) -> Any:
+        # The module functions are bound to ``ollama._client``: point its HTTP client at the fake.
+        http = ollama._client._client
+        self.monkeypatch.setattr(http, "base_url", httpx.URL(self.fake_llm.url))
+        for key in [k for k in http.headers if k.startswith("x-fake-")]:
+            self.monkeypatch.delitem(http.headers, key)
+        for key, value in {**HEADERS, **headers}.items():
+            self.monkeypatch.setitem(http.headers, key, value)
+        return ollama
+
+    async def call(self, surface: str, method: str, stream: bool = False, **headers: str) -> Any:
+        """The SDK's result: a response, or a not yet iterated stream."""
+        target = (
+            self._module(headers)
+            if surface == "module"
+            else self.client(surface == "async_client", **headers)
+        )
+        extra = {"stream": True} if stream else {}
+        result = getattr(target, method)(**METHODS[method][2], **extra)
+        return await result if inspect.isawaitable(result) else result
+
+    async def close(self) -> None:
+        for client in self.made:
+            closed = client.close()
+            if inspect.isawaitable(closed):
+                await closed
+
+
+@pytest.fixture
+async def caller(fake_llm: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    made = Caller(fake_llm, monkeypatch)
+    yield made
+    await made.close()
+
+
+async def drain(result: Any) -> list[Any]:
+    if hasattr(result, "__aiter__"):
+        return [part async for part in result]
+    return list(result)
+
+
+async def settle(result: Any) -> Any:
+    """What the caller sees: a response, or the list of a stream's parts."""
+    return await drain(result) if m.is_stream(result) else result
+
+
+def only_span(tel: Any) -> Any:
+    [span] = tel.finished_spans()
+    return span
+
+
+def check_call_span(tel: Any, span: Any, fake_llm: Any, method: str, *, stream: bool = False) -> None:
+    operation, model, _ = METHODS[method]
+    attrs = dict(span.attributes or {})
+    assert span.name == f"{operation} {model}"
+    assert span.kind.name == "CLIENT"
+    if stream:
+        assert attrs.pop(n.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) > 0
+    expected: dict[str, Any] = {
+        n.GEN_AI_OPERATION_NAME: operation,
+        n.GEN_AI_PROVIDER_NAME: "ollama",
+        n.GEN_AI_REQUEST_MODEL: model,
+        n.GEN_AI_RESPONSE_MODEL: f"{model}-2026-01-01",
+        n.GEN_AI_USAGE_INPUT_TOKENS: 12,
+        n.SERVER_ADDRESS: "127.0.0.1",
+        n.SERVER_PORT: fake_llm.port,
+        n.ATTR_TASK: "unlabeled",
+        n.ATTR_USAGE_SOURCE: "provider",
+        n.ATTR_COST_USD: 0.0,
+        n.ATTR_COST_PRICED: False,  # local models have no price
+    }
+    if operation != "embeddings":
+        expected |= {
+            n.GEN_AI_OUTPUT_TYPE: "text",
+            n.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+            n.GEN_AI_USAGE_OUTPUT_TOKENS: 7,
+        }
+    assert attrs == expected
+    labels = {"provider": "ollama", "model": f"{model}-2026-01-01", "operation": operation}
+    by_type = {t: tel.total(n.TOKENS.name, token_type=t, **labels) for t in n.TOKEN_TYPES}
+    output = 0 if operation == "embeddings" else 7
+    assert by_type == {"input": 12, "cache_read": 0, "cache_write": 0, "output": output, "reasoning": 0}
+    assert tel.total(n.CALLS.name, status="ok", **labels) == 1
+    assert tel.total(n.UNPRICED_CALLS.name, **labels) == 1
+    assert tel.points(n.COST_USD.name) == []
+
+
+# --- what each call records ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CALLS, ids=call_id)
+async def test_every_surface_records_one_call(instrumented, caller, fake_llm, case) -> None:
+    surface, method, stream = case
+    result = await caller.call(surface, method, stream)
+    if stream:
+        assert m.is_stream(result)
+        parts = await drain(result)
+        assert (
+            "".join(p.message.content if method == "chat" else p.response for p in parts) == "one two three"
+        )
+        assert parts[-1].done is True
+    elif method == "embed":
+        assert isinstance(result, ollama.EmbedResponse)
+        assert len(result.embeddings) == 1
+    else:
+        assert isinstance(result, ollama.ChatResponse if method == "chat" else ollama.GenerateResponse)
+        assert (result.message.content if method == "chat" else result.response) == "one two three"
+    check_call_span(instrumented, only_span(instrumented), fake_llm, method, stream=stream)
+
+
+def test_positional_arguments_options_and_format(instrumented, caller) -> None:
+    client = caller.client()
+    options = {"temperature": 0.2, "top_p": 0.9, "num_predict": 64, "stop": ["END"], "seed": 7}
+    client.chat(MODEL, MSGS, options=options, format="json")
+    client.generate(MODEL, "hello", options=ollama.Options(temperature=0.5), format={"type": "object"})
+    client.embed(EMBED_MODEL, ["a b", "c"])
+    chat, generate, embed = (dict(s.attributes) for s in instrumented.finished_spans())
+    assert {
+        k: v for k, v in chat.items() if k.startswith("gen_ai.request.") or k == n.GEN_AI_OUTPUT_TYPE
+    } == {
+        n.GEN_AI_REQUEST_MODEL: MODEL,
+        n.GEN_AI_REQUEST_TEMPERATURE: 0.2,
+        n.GEN_AI_REQUEST_TOP_P: 0.9,
+        n.GEN_AI_REQUEST_MAX_TOKENS: 64,
+        n.GEN_AI_REQUEST_STOP_SEQUENCES: ("END",),
+        n.GEN_AI_REQUEST_SEED: 7,
+        n.GEN_AI_OUTPUT_TYPE: "json",
+    }
+    assert generate[n.GEN_AI_REQUEST_MODEL] == MODEL
+    assert generate[n.GEN_AI_REQUEST_TEMPERATURE] == 0.5
+    assert generate[n.GEN_AI_OUTPUT_TYPE] == "json"
+    assert embed[n.GEN_AI_REQUEST_MODEL] == EMBED_MODEL
+    assert embed[n.GEN_AI_OPERATION_NAME] == "embeddings"
+
+
+def test_tool_call(instrumented, caller) -> None:
+    reply = caller.client(**{"x-fake-tool-call": "lookup"}).chat(model=MODEL, messages=MSGS)
+    assert reply.message.tool_calls[0].function.name == "lookup"
+    attrs = only_span(instrumented).attributes
+    assert attrs[n.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert attrs[n.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+@pytest.fixture
+def priced(instrument_with, tmp_path):
+    """Instrumented with a price file for the local models (outcomes then carry a cost)."""
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        f"models:\n  {MODEL}: {{input: 0.10, output: 0.40}}\n  {EMBED_MODEL}: {{input: 0.02, output: 0}}\n"
+    )
+    return instrument_with(prices_file=str(prices))
+
+
+def test_a_price_file_prices_local_models(priced, caller) -> None:
+    tel = priced
+    caller.client().chat(model=MODEL, messages=MSGS)
+    expected = (12 * 0.10 + 7 * 0.40) / 1_000_000
+    span = only_span(tel)
+    assert span.attributes[n.ATTR_COST_USD] == pytest.approx(expected)
+    assert span.attributes[n.ATTR_COST_PRICED] is True
+    assert tel.total(n.COST_USD.name, provider="ollama") == pytest.approx(expected)
+    assert tel.points(n.UNPRICED_CALLS.name) == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_no_counts_is_missing_usage(instrumented, caller, stream) -> None:
+    result = caller.client(**{"x-fake-no-usage": "1"}).chat(model=MODEL, messages=MSGS, stream=stream)
+    if stream:
+        list(result)
+    attrs = only_span(instrumented).attributes
+    assert attrs[n.ATTR_USAGE_SOURCE] == "missing"
+    assert n.GEN_AI_USAGE_INPUT_TOKENS not in attrs
+    assert instrumented.points(n.TOKENS.name) == []
+    assert instrumented.total(n.CALLS.name, status="ok") == 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_http_error_is_one_failed_call(instrumented, caller, stream) -> None:
+    result = None
+    with pytest.raises(ollama.ResponseError) as caught:
+        result = await caller.call("client", "chat", stream, **{"x-fake-status": "500"})
+        await drain(result)  # a stream sends its request when first iterated
+    assert caught.value.status_code == 500
+    del result
+    span = only_span(instrumented)
+    assert span.attributes[n.ERROR_TYPE] == "500"
+    assert span.status.status_code.name == "ERROR"
+    assert instrumented.total(n.CALLS.name, status="error") == 1
+    assert instrumented.total(n.OUTCOME_CALLS.name, outcome="error") == 1
+
+
+# --- outcomes --------------------------------------------------------------------------------------
+
+
+def outcome_of(tel: Any) -> str:
+    [event] = tel.outcome_events()
+    return event.log_record.attributes[n.GEN_AI_EVALUATION_SCORE_LABEL]
+
+
+def test_mark_used_on_a_response(priced, caller, check_outcome) -> None:
+    reply = caller.client().chat(model=MODEL, messages=MSGS)
+    assert isinstance(reply, ollama.ChatResponse)
+    otel_tokens.mark_used(reply)
+    check_outcome(priced, only_span(priced), "used", tokens=TOTAL)
+
+
+@pytest.mark.parametrize(
+    ("method", "read", "outcome"),
+    [
+        ("chat", None, "unread"),
+        ("chat", "message", "unmarked"),
+        ("generate", "response", "unmarked"),
+        ("embed", "embeddings", "unmarked"),
+    ],
+)
+def test_dropped_response_is_inferred(priced, caller, check_outcome, method, read, outcome) -> None:
+    reply = getattr(caller.client(), method)(**METHODS[method][2])
+    _ = reply.model, reply.done, reply.prompt_eval_count, reply.eval_count  # metadata is not a read
+    if read:
+        _ = getattr(reply, read)
+    del reply
+    gc.collect()
+    tokens = 12 if method == "embed" else TOTAL
+    check_outcome(priced, only_span(priced), outcome, tokens=tokens)
+
+
+async def test_stream_verdict_through_the_sdk_stream(priced, caller, check_outcome) -> None:
+    stream = await caller.call("async_client", "generate", True)
+    assert inspect.isasyncgen(stream)
+    assert "".join([part.response async for part in stream]) == "one two three"
+    otel_tokens.mark_discarded(stream)
+    check_outcome(priced, only_span(priced), "discarded", tokens=TOTAL)
+
+
+# --- the stream lifecycle --------------------------------------------------------------------------
+
+ENDINGS = {  # ending -> (outcome, usage source)
+    "exhausted": ("unmarked", "provider"),
+    "error": ("error", None),
+    "break_then_drop": ("unmarked", "missing"),
+    "close": ("unmarked", "missing"),
+    "gc_unread": ("unread", "missing"),
+}
+
+
+@pytest.fixture
+def one_call(caplog):
+    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
+    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
+
+    def check(tel: Any, status: str = "ok") -> Any:
+        gc.collect()
+        [span] = tel.finished_spans()
+        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
+        assert tel.total(n.CALLS.name) == 1
+        assert tel.total(n.CALLS.name, status=status) == 1
+        return span
+
+    return check
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("surface", ["client", "async_client"])
+async def test_stream_ends_once(instrumented, caller, one_call, surface, ending) -> None:
+    aio = surface == "async_client"
+    stream = await caller.call(surface, "chat", True, **(ERROR_AFTER if ending == "error" else {}))
+    spans = instrumented.spans
+    if ending == "exhausted":
+        assert "".join(p.message.content for p in await drain(stream)) == "one two three"
+        assert len(spans.get_finished_spans()) == 1, "span must end on exhaustion"
+    elif ending == "error":
+        with pytest.raises(httpx.RemoteProtocolError):
+            await drain(stream)
+        assert len(spans.get_finished_spans()) == 1, "span must end when the stream fails"
+    elif ending == "close":
+        first = await stream.__anext__() if aio else next(stream)
+        assert first.message.content == "one"
+        await stream.aclose() if aio else stream.close()
+        assert len(spans.get_finished_spans()) == 1, "span must end at close()"
+    elif ending == "break_then_drop":
+        if aio:
+            async for _part in stream:
+                break
+        else:
+            for _part in stream:
+                break
+    del stream  # break_then_drop and gc_unread end when the stream is released
+    outcome, source = ENDINGS[ending]
+    span = one_call(instrumented, "error" if ending == "error" else "ok")
+    assert outcome_of(instrumented) == outcome
+    if source is not None:
+        assert span.attributes[n.ATTR_USAGE_SOURCE] == source
+
+
+def test_stream_with_a_malformed_line_fails_once(instrumented, caller, one_call) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        list(caller.client(**{"x-fake-malformed": "1"}).generate(model=MODEL, prompt="hi", stream=True))
+    assert one_call(instrumented, "error").attributes[n.ERROR_TYPE] == "JSONDecodeError"
+
+
+# --- never break the call --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tolerant(telemetry: Any) -> Iterator[Callable[[], Any]]:
+    """Call it to instrument with internal errors swallowed and counted (the production setting)."""
+    started = False
+    errors.reset_logged()
+
+    def start() -> Any:
+        nonlocal started
+        otel_tokens.instrument(
+            telemetry.tracer_provider,
+            telemetry.meter_provider,
+            telemetry.logger_provider,
+            raise_internal_errors=False,
+        )
+        started = True
+        return telemetry
+
+    yield start
+    if started:
+        gc.collect()
+        otel_tokens.uninstrument()
+    errors.configure(None, False)
+    errors.reset_logged()
+
+
+def _boom(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("injected failure inside otel-tokens")
+
+
+Inject = Callable[[pytest.MonkeyPatch], None]
+
+
+def _on_endpoints(field: str) -> Inject:
+    # Endpoints are frozen dataclasses read at call time: replace the field on each.
+    def inject(mp: pytest.MonkeyPatch) -> None:
+        for endpoint in LIBRARY.endpoints:
+            mp.setitem(vars(endpoint), field, _boom)
+
+    return inject
+
+
+def _on_class(cls: type, method: str) -> Inject:
+    return lambda mp: mp.setattr(cls, method, _boom)
+
+
+FAULTS: dict[str, tuple[str, Inject]] = {  # what fails -> (stage counted, how to make it fail)
+    "read_request": ("request", _on_endpoints("read_request")),
+    "read_response": ("response", _on_endpoints("read_response")),
+    "PriceBook.cost": ("pricing", _on_class(PriceBook, "cost")),
+    "Recorder.finish": ("recording", _on_class(Recorder, "finish")),
+}
+STREAM_FAULTS: dict[str, tuple[str, Inject]] = {
+    "read_request": FAULTS["read_request"],
+    "new_stream_state": ("stream_chunk", _on_endpoints("new_stream_state")),
+    "StreamState.on_chunk": ("stream_chunk", _on_class(m.StreamState, "on_chunk")),
+    "StreamState.response": ("stream_end", _on_class(m.StreamState, "response")),
+    "Recorder.finish": FAULTS["Recorder.finish"],
+}
+ERROR_FAULTS: dict[str, tuple[str, Inject] | None] = {
+    "none": None,
+    "read_request": FAULTS["read_request"],
+    "Recorder.fail": ("recording", _on_class(Recorder, "fail")),
+}
+
+
+def normalized(value: Any) -> Any:
+    """Dumps of the SDK's objects without the server clock."""
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    return {k: v for k, v in value.model_dump().items() if k != "created_at"}
+
+
+def _cases(streamed: bool) -> list[tuple[str, str, bool]]:
+    return [case for case in CALLS if case[2] == streamed]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("case", _cases(False), ids=call_id)
+async def test_internal_failure_leaves_the_response_unchanged(
+    tolerant, caller, monkeypatch, case, fault
+) -> None:
+    surface, method, _ = case
+    baseline = await caller.call(surface, method)
+    telemetry = tolerant()
+    stage, inject = FAULTS[fault]
+    inject(monkeypatch)
+    result = await caller.call(surface, method)
+    assert isinstance(result, type(baseline))
+    assert normalized(result) == normalized(baseline)
+    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
+
+
+@pytest.mark.parametrize("fault", STREAM_FAULTS)
+@pytest.mark.parametrize("case", _cases(True), ids=call_id)
+async def test_internal_failure_leaves_the_stream_unchanged(
+    tolerant, caller, monkeypatch, case, fault
+) -> None:
+    surface, method, _ = case
+    baseline = await drain(await caller.call(surface, method, True))
+    telemetry = tolerant()
+    stage, inject = STREAM_FAULTS[fault]
+    inject(monkeypatch)
+    parts = await drain(await caller.call(surface, method, True))
+    assert normalized(parts) == normalized(baseline)
+    gc.collect()
+    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) >= 1
+
+
+@pytest.mark.parametrize("fault", ERROR_FAULTS)
+@pytest.mark.parametrize("case", CALLS, ids=call_id)
+async def test_provider_error_is_the_same_exception_object(
+    tolerant, caller, monkeypatch, case, fault
+) -> None:
+    surface, method, stream = case
+    failing = {"x-fake-status": "500"}
+    with pytest.raises(ollama.ResponseError) as uninstrumented:
+        await settle(await caller.call(surface, method, stream, **failing))
+    telemetry = tolerant()
+    raised: list[BaseException] = []
+
+    class RecordedResponseError(ollama.ResponseError):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            raised.append(self)
+
+    # ``ollama._client`` is the module-level client; the SDK module is in sys.modules.
+    monkeypatch.setattr(sys.modules["ollama._client"], "ResponseError", RecordedResponseError)
+    if ERROR_FAULTS[fault] is not None:
+        ERROR_FAULTS[fault][1](monkeypatch)  # type: ignore[index]
+
+    with pytest.raises(ollama.ResponseError) as caught:
+        await settle(await caller.call(surface, method, stream, **failing))
+
+    assert caught.value is raised[-1]  # the very object the SDK raised, not a copy
+    assert str(caught.value) == str(uninstrumented.value)
+    assert caught.value.status_code == uninstrumented.value.status_code == 500
+    if ERROR_FAULTS[fault] is not None:
+        stage = ERROR_FAULTS[fault][0]  # type: ignore[index]
+        if stream and fault == "Recorder.fail":
+            stage = "stream_end"  # a stream's failure is recorded by the stream proxy's guard
+        assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
+    else:
+        assert telemetry.total(n.CALLS.name, status="error") == 1
+        assert telemetry.points(n.INTERNAL_ERRORS.name) == []
+
+
+# --- instrumentor ----------------------------------------------------------------------------------
+
+
+def test_uninstrument_restores_every_original(telemetry) -> None:
+    owners = OllamaInstrumentor().patched()
+    assert len(owners) == len(LIBRARY.endpoints) == 9  # 3 methods x (Client, AsyncClient, module)
+    originals = [inspect.getattr_static(owner, method) for owner, method in owners]
+    otel_tokens.instrument(telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider)
+    try:
+        patched = [inspect.getattr_static(owner, method) for owner, method in owners]
+        assert all(p is not o for p, o in zip(patched, originals, strict=True))
+    finally:
+        otel_tokens.uninstrument()
+        errors.configure(None, False)
+    restored = [inspect.getattr_static(owner, method) for owner, method in owners]
+    assert all(r is o for r, o in zip(restored, originals, strict=True))
+
+
+def test_entry_point() -> None:
+    [entry] = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "otel_tokens_ollama"]
+    assert entry.load() is OllamaInstrumentor
