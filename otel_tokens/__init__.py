@@ -12,6 +12,9 @@ Example::
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from .names import Outcome
 from .refs import InvalidRef
 from .sdk import Handle, init, instrument, uninstrument
@@ -19,6 +22,15 @@ from .tasks import BudgetExceeded, TaskRun, task
 from .verdicts import mark_discarded, mark_used, outcome_ref, record_outcome
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # ``otel_tokens.processor.TokenMetricsSpanProcessor()`` after a plain ``import otel_tokens``,
+    # without loading the span-processing machinery for apps that do not use it.
+    if name == "processor":
+        return importlib.import_module(".processor", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BudgetExceeded",

@@ -49,10 +49,16 @@ def _capture_content(raw: str) -> bool:
     return _bool(value)
 
 
-def _mode(raw: str) -> str:
+MODES: Final = ("instrument", "processor", "both")
+
+
+def parse_mode(raw: object) -> str:
+    """One of :data:`MODES` (case and spaces ignored); anything else raises naming the choices."""
+    if not isinstance(raw, str):
+        raise TypeError(f"mode must be a str, not {type(raw).__name__}")
     value = raw.strip().lower()
-    if value not in ("patch", "processor"):
-        raise ValueError(f"expected 'patch' or 'processor', got {raw!r}")
+    if value not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {raw!r}")
     return value
 
 
@@ -140,9 +146,10 @@ SETTINGS: Final = (
     Row(
         "mode",
         "OTEL_TOKENS_MODE",
-        _mode,
-        "patch",
-        "'patch' instruments LLM libraries; 'processor' only derives metrics from other instrumentations' spans.",
+        parse_mode,
+        "instrument",
+        "'instrument' patches the installed LLM libraries; 'processor' patches nothing and derives metrics and "
+        "outcomes from other instrumentations' GenAI spans; 'both' does both and counts each call once.",
     ),
     Row(
         "repeat_window_s",
@@ -199,7 +206,10 @@ class Settings:
         unknown = set(overrides) - known
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "mode" in given:
+            given["mode"] = parse_mode(given["mode"])
+        return replace(self, **given)
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -109,10 +109,12 @@ class Runtime:
         run: TaskRun | None,
         span_context: SpanContext | None,
         error_type: str | None = None,
+        read: bool = False,
     ) -> PendingCall | None:
         """Record a call another instrumentation traced and register it for its outcome."""
         labels, usage, cost = self.recorder.record_observed(request, response, task, team, error_type)
         pending = PendingCall(labels, usage.total, cost or 0.0, span_context, response.response_id, run)
+        pending.read = read
         if error_type is not None:
             self.tracker.resolve(pending, Outcome.ERROR.value)
             return None

@@ -11,7 +11,7 @@ import importlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import LoggerProvider
@@ -21,9 +21,17 @@ from opentelemetry.trace import TracerProvider
 from . import config, errors, runtime
 from .instrumentation import INSTRUMENTORS
 
+if TYPE_CHECKING:
+    from .processor import TokenMetricsSpanProcessor
+
 logger = logging.getLogger("otel_tokens")
 
 _active: dict[str, Any] = {}
+# (tracer provider, processor) pairs added by instrument() in processor or both mode. A tracer
+# provider cannot remove a processor, so uninstrument() shuts ours down (it then does nothing).
+_processors: list[tuple[TracerProvider, TokenMetricsSpanProcessor]] = []
+# What instrument() returns for the span processor, next to the entry-point names it patched.
+PROCESSOR = "processor"
 
 
 def _instrumentor(path: str) -> Any:
@@ -39,14 +47,31 @@ def instrument(
 ) -> list[str]:
     """Instrument every installed LLM library with these providers (global ones when None).
 
-    Keyword arguments override settings (``outcome_ttl_s=60``). Returns the entry-point
-    names instrumented.
+    Keyword arguments override settings (``outcome_ttl_s=60``). ``mode="processor"`` (or
+    ``OTEL_TOKENS_MODE``) patches nothing and adds :class:`~otel_tokens.processor.TokenMetricsSpanProcessor`
+    to the tracer provider instead, for apps another GenAI instrumentation already traces;
+    ``mode="both"`` does both and counts each call once. Returns the entry-point names
+    instrumented, plus ``"processor"`` when the span processor was added.
 
     Example::
 
         otel_tokens.instrument(tracer_provider=tp, meter_provider=mp, logger_provider=lp)
     """
-    runtime.ensure(tracer_provider, meter_provider, logger_provider, **settings)
+    rt = runtime.ensure(tracer_provider, meter_provider, logger_provider, **settings)
+    mode = config.parse_mode(settings["mode"]) if settings.get("mode") is not None else rt.settings.mode
+    done = []
+    if mode != "processor":
+        done += _patch_libraries(tracer_provider, meter_provider, logger_provider)
+    if mode != "instrument" and _add_processor(tracer_provider):
+        done.append(PROCESSOR)
+    return done
+
+
+def _patch_libraries(
+    tracer_provider: TracerProvider | None,
+    meter_provider: MeterProvider | None,
+    logger_provider: LoggerProvider | None,
+) -> list[str]:
     disabled = {x.strip() for x in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     done = []
     for name, path in INSTRUMENTORS.items():
@@ -70,6 +95,27 @@ def instrument(
     return done
 
 
+def _add_processor(tracer_provider: TracerProvider | None) -> bool:
+    """Add the span processor to ``tracer_provider`` (the global one when None), once per provider."""
+    provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+    if any(added is provider for added, _ in _processors):
+        return True
+    add = getattr(provider, "add_span_processor", None)
+    if add is None:
+        logger.warning(
+            "otel-tokens: the tracer provider %s takes no span processors; processor mode derives "
+            "nothing (set up the OpenTelemetry SDK, or call otel_tokens.init())",
+            type(provider).__name__,
+        )
+        return False
+    from .processor import TokenMetricsSpanProcessor
+
+    processor = TokenMetricsSpanProcessor()
+    add(processor)
+    _processors.append((provider, processor))
+    return True
+
+
 def uninstrument() -> None:
     """Restore every patched method and flush pending outcomes.
 
@@ -84,6 +130,8 @@ def uninstrument() -> None:
             continue
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
+    while _processors:
+        _processors.pop()[1].shutdown()
     runtime.clear()
 
 
@@ -120,6 +168,10 @@ def init(
     **settings: Any,
 ) -> Handle:
     """Set up OTel (unless the app already has providers), serve /metrics, instrument LLM libraries.
+
+    ``mode="processor"`` (or ``OTEL_TOKENS_MODE=processor``) patches nothing: the span processor
+    on the tracer provider set up or found here derives the metrics from other instrumentations'
+    spans. See :func:`instrument`.
 
     Example::
 

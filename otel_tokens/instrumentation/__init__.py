@@ -13,5 +13,6 @@ INSTRUMENTORS: Final = {
     "otel_tokens_mistralai": "otel_tokens.instrumentation.mistralai:MistralAIInstrumentor",
     "otel_tokens_cohere": "otel_tokens.instrumentation.cohere:CohereInstrumentor",
     "otel_tokens_google_genai": "otel_tokens.instrumentation.google_genai:GoogleGenAIInstrumentor",
+    "otel_tokens_litellm": "otel_tokens.instrumentation.litellm:LiteLLMInstrumentor",
     "otel_tokens_bedrock": "otel_tokens.instrumentation.bedrock:BedrockInstrumentor",
 }

@@ -33,7 +33,10 @@ _IN_CALL_KEY: Final = context.create_key("otel_tokens_in_call")
 
 
 def _enter(call: Call) -> Token[Context]:
-    return context.attach(context.set_value(_IN_CALL_KEY, True, trace.set_span_in_context(call.span)))
+    # A non-recording stand-in: children parent to our span, but code inside the SDK call (LiteLLM's
+    # callbacks, for one) cannot write attributes, prompt text included, onto it.
+    current = trace.NonRecordingSpan(call.span.get_span_context())
+    return context.attach(context.set_value(_IN_CALL_KEY, True, trace.set_span_in_context(current)))
 
 
 def _exit(token: Token[Context]) -> None:
@@ -138,8 +141,8 @@ def _track_stream(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any)
     # Only a request otel-tokens changed can produce chunks to hide: skip the check per chunk otherwise.
     hidden = functools.partial(endpoint.hidden_chunk, call.request) if call.request.hide_usage_chunk else None
     session = StreamSession(call, state, runtime, hidden)
-    if hasattr(result, "__anext__"):
-        return TrackedAsyncStream(result, session)
+    if hasattr(result, "__anext__") and (endpoint.is_async or not hasattr(result, "__next__")):
+        return TrackedAsyncStream(result, session)  # a stream that is both (LiteLLM's): by the endpoint
     return TrackedStream(result, session)
 
 

@@ -187,7 +187,9 @@ class MessageStreamState:
 
 
 def is_stream(result: Any) -> bool:
-    return type(result).__name__ in _STREAM_TYPES
+    # A peer's stream wrapper (OpenLLMetry's, openai-v2's) around the SDK's stream hides its type.
+    cls = type(result)
+    return cls.__name__ in _STREAM_TYPES or hasattr(cls, "__next__") or hasattr(cls, "__anext__")
 
 
 def raw_kind(result: Any) -> RawKind | None:
