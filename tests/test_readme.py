@@ -30,3 +30,12 @@ def test_every_alert_is_documented() -> None:
     alerts = [rule["alert"] for rule in rules.alert_rules(rules.build_rules(1000))]
     assert alerts
     assert [a for a in alerts if f"`{a}`" not in README] == []
+
+
+def test_supported_libraries_table_is_generated() -> None:
+    from otel_tokens.instrumentation import support
+
+    start, end = "<!-- supported-libraries:start -->\n", "\n<!-- supported-libraries:end -->"
+    documented = README[README.index(start) + len(start) : README.index(end)]
+    assert documented == support.table()
+    assert documented.count("\n| `") == len(support.rows()) >= 9
