@@ -17,10 +17,14 @@ def _run(*args: str) -> str:
 
 def test_overhead_harness_reports_every_variant() -> None:
     out = _run(str(BENCH / "bench_overhead.py"), "--quick")
+    rows = [line.split() for line in out.splitlines()]
     for variant in ("uninstrumented", "floor", "otel-tokens"):
-        assert variant in out
-    assert "per-chunk stream overhead" in out
-    assert "import + instrument" in out
+        surfaces = [" ".join(row[1:-4]) for row in rows if row and row[0] == variant]
+        assert "openai sync" in surfaces and "anthropic async stream" in surfaces, (variant, surfaces)
+    for peer in ("openai-v2", "openllmetry"):  # measured when its environment exists, else said so
+        assert any(row and row[0] in (peer, f"{peer}:") for row in rows), peer
+    assert out.count("per-chunk stream overhead") == 2
+    assert "import + init, SDKs already imported by the app" in out
 
 
 def test_pending_memory_harness_stays_bounded() -> None:
