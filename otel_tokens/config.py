@@ -45,7 +45,7 @@ def _capture_content(raw: str) -> bool:
     # Accepts the values of the OTel GenAI instrumentations: true/false and the newer modes.
     value = raw.strip().lower()
     if value in ("span_only", "event_only", "span_and_event", "no_content"):
-        return value != "no_content"
+        return value in ("span_only", "span_and_event")  # content goes on spans only when asked for
     return _bool(value)
 
 

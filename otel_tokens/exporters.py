@@ -1,12 +1,17 @@
 """OTel SDK providers for ``init()``: Prometheus ``/metrics`` and OTLP when configured.
 
-Providers the app already set globally are kept; only the missing ones are created.
+Providers the app already set globally are kept; only the missing ones are created. OTLP
+exports run on the SDK's background threads (batch span and log processors, the periodic
+metric reader), so a collector that is down or never answers never slows an LLM call; each
+failed export is counted in ``otel_tokens_internal_errors_total{stage="export"}`` and logged
+once, beside the exporter's own log lines.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +19,8 @@ from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs import LoggerProvider
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import ProxyTracerProvider, TracerProvider
+
+from . import errors
 
 logger = logging.getLogger("otel_tokens")
 
@@ -85,15 +92,64 @@ def setup_providers(
     return Setup(tracer_provider, meter_provider, logger_provider, metrics_url, server, owned, failed)
 
 
+class ExportFailed(RuntimeError):
+    """An OTLP export that did not succeed: the collector is down, slow or refusing."""
+
+
+def _reported(signal: str, export: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run one export (on the SDK's export thread) and report its failure; the result is unchanged."""
+    try:
+        result = export(*args, **kwargs)
+    except Exception as exc:  # counted, then handled by the SDK's processor as before
+        errors.report("export", exc)
+        raise
+    if getattr(result, "name", None) == "FAILURE":
+        errors.report(
+            "export",
+            ExportFailed(f"OTLP {signal} export failed: the collector is down, slow or refusing"),
+        )
+    return result
+
+
+def _span_exporter() -> Any:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    class ReportingSpanExporter(OTLPSpanExporter):
+        def export(self, *args: Any, **kwargs: Any) -> Any:
+            return _reported("traces", super().export, *args, **kwargs)
+
+    return ReportingSpanExporter()
+
+
+def _metric_exporter() -> Any:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+    class ReportingMetricExporter(OTLPMetricExporter):
+        def export(self, *args: Any, **kwargs: Any) -> Any:
+            return _reported("metrics", super().export, *args, **kwargs)
+
+    return ReportingMetricExporter()
+
+
+def _log_exporter() -> Any:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+    class ReportingLogExporter(OTLPLogExporter):
+        def export(self, *args: Any, **kwargs: Any) -> Any:
+            return _reported("logs", super().export, *args, **kwargs)
+
+    return ReportingLogExporter()
+
+
 def _tracer_provider(resource: Any) -> TracerProvider:
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 
     provider = SdkTracerProvider(resource=resource)
     if _otlp("TRACES"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        # Batched: spans are exported on a background thread, never on the LLM call's path.
+        provider.add_span_processor(BatchSpanProcessor(_span_exporter()))
     return provider
 
 
@@ -121,10 +177,9 @@ def _meter_provider(
             )
             failed.append("export")
     if _otlp("METRICS"):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        readers.append(PeriodicExportingMetricReader(_metric_exporter()))
     return SdkMeterProvider(resource=resource, metric_readers=readers), server, url
 
 
@@ -133,8 +188,7 @@ def _logger_provider(resource: Any) -> LoggerProvider:
 
     provider = SdkLoggerProvider(resource=resource)
     if _otlp("LOGS"):
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-        provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+        provider.add_log_record_processor(BatchLogRecordProcessor(_log_exporter()))
     return provider

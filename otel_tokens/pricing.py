@@ -6,6 +6,7 @@ path is a few multiplications. Models with tiered prices fall back to a full cal
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from .names import TOKEN_TYPES
 from .records import Usage
 
 PER_MILLION: Final = 1_000_000
+# A prices file lists a few models; a bigger one is a mistake (or /dev/zero) and is never read whole.
+MAX_PRICES_FILE_BYTES: Final = 4 * 1024 * 1024
 # Semconv provider names -> genai-prices provider ids.
 _PRICE_PROVIDER: Final = {
     "openai": "openai",
@@ -29,6 +32,8 @@ _PRICE_PROVIDER: Final = {
     "azure.ai.openai": "azure",
     "x_ai": "x-ai",
     "deepseek": "deepseek",
+    "fireworks_ai": "fireworks",
+    "moonshot_ai": "moonshotai",
 }
 
 
@@ -71,13 +76,34 @@ def load_overrides(path: str | Path) -> dict[str, Rates]:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(_read_bounded(Path(path)))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PricesFileError(f"OTEL_TOKENS_PRICES: cannot read {path}: {exc}") from exc
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict):
         raise PricesFileError(f"OTEL_TOKENS_PRICES: {path} needs a top-level 'models' mapping")
     return {str(name): _rates_from_mapping(str(name), spec, path) for name, spec in models.items()}
+
+
+def _read_bounded(path: Path) -> str:
+    with path.open("rb") as file:
+        raw = file.read(MAX_PRICES_FILE_BYTES + 1)
+    if len(raw) > MAX_PRICES_FILE_BYTES:
+        raise PricesFileError(
+            f"OTEL_TOKENS_PRICES: {path} is larger than {MAX_PRICES_FILE_BYTES} bytes; not a prices file"
+        )
+    return raw.decode("utf-8")
+
+
+def _price_per_million(raw: Any) -> float | None:
+    # YAML gives bools, .inf, .nan and integers too big for a float: none of them is a price.
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    try:
+        price = float(raw)
+    except OverflowError:
+        return None
+    return price if 0 <= price < math.inf else None
 
 
 def _rates_from_mapping(name: str, spec: Any, path: str | Path) -> Rates:
@@ -90,9 +116,12 @@ def _rates_from_mapping(name: str, spec: Any, path: str | Path) -> Rates:
         )
     values: dict[str, float] = {}
     for key, raw in spec.items():
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0 or raw != raw:
-            raise PricesFileError(f"OTEL_TOKENS_PRICES: {path}: {name}.{key} must be a non-negative number")
-        values[key] = float(raw) / PER_MILLION
+        price = _price_per_million(raw)
+        if price is None:
+            raise PricesFileError(
+                f"OTEL_TOKENS_PRICES: {path}: {name}.{key} must be a finite non-negative number, got {raw!r:.40}"
+            )
+        values[key] = price / PER_MILLION
     if "input" not in values or "output" not in values:
         raise PricesFileError(
             f"OTEL_TOKENS_PRICES: {path}: model {name!r} needs at least 'input' and 'output'"
@@ -125,7 +154,7 @@ class PriceBook:
         self._lock = threading.Lock()
 
     def cost(self, provider: str, model: str | None, usage: Usage) -> float | None:
-        if not model:
+        if not model or not isinstance(model, str):  # a provider may send anything as its model
             return None
         key = (provider, model)
         try:

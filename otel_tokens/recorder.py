@@ -12,6 +12,7 @@ import hmac
 import json
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -213,7 +214,7 @@ class Recorder:
             attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.first_chunk_at - call.start
         span.set_attributes(attributes)  # one lock round instead of one per attribute
         self._record_call_metrics(call, labels, usage, cost, model, None)
-        span.end()
+        _end(span)
         return labels, usage, cost
 
     def fail(self, call: Call, exc: BaseException) -> dict[str, str] | None:
@@ -227,11 +228,21 @@ class Recorder:
         span.set_attribute(names.ERROR_TYPE, error_type)
         if call.first_chunk_at is not None:
             span.set_attribute(names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, call.first_chunk_at - call.start)
-        span.set_status(Status(StatusCode.ERROR, str(exc)[:256]))
+        # Exception messages can quote model output (a failed parse() does): metadata only by default.
+        capture = self.settings.capture_content
+        span.set_status(Status(StatusCode.ERROR, str(exc)[:256] if capture else error_type))
         if isinstance(exc, Exception):
-            span.record_exception(exc)
+            span.record_exception(
+                exc,
+                attributes=None
+                if capture
+                else {
+                    "exception.message": error_type,
+                    "exception.stacktrace": "".join(traceback.format_tb(exc.__traceback__)),
+                },
+            )
         self._record_call_metrics(call, labels, MISSING_USAGE, None, request.model or "unknown", error_type)
-        span.end()
+        _end(span)
         return labels
 
     def _response_attributes(self, response: Response) -> dict[str, Any]:
@@ -401,6 +412,15 @@ class Recorder:
         if not key:
             return user
         return hmac.new(key.encode(), user.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _end(span: Span) -> None:
+    try:
+        span.end()
+    except Exception as exc:  # noqa: BLE001 - a failing span processor must not lose the call's outcome
+        from .errors import report
+
+        report("export", exc)
 
 
 def _error_type(exc: BaseException) -> str:

@@ -76,3 +76,10 @@ class Response:
     usage: Usage | None = None
     output_type: str | None = None
     output_messages: Any = None
+
+    def __post_init__(self) -> None:
+        # Hostile or renamed fields: an id or model that is not a string must not become a key.
+        if not isinstance(self.response_id, str):
+            self.response_id = None
+        if not isinstance(self.model, str):
+            self.model = None

@@ -1,7 +1,7 @@
 """Outcome refs: compact signed strings that let an outcome be recorded later or elsewhere.
 
-Format: ``ot1.<base64url JSON payload>.<base64url HMAC-SHA256 of the payload, 16 bytes>``.
-The payload holds what the outcome metrics need, so another process with the same
+Format: ``ot1.<base64url JSON payload>.<base64url HMAC-SHA256 of the payload, 16 bytes>``, keyed
+with ``HMAC-SHA256(OTEL_TOKENS_OUTCOME_KEY, "otel-tokens outcome ref signing key v1")``. The payload holds what the outcome metrics need, so another process with the same
 ``OTEL_TOKENS_OUTCOME_KEY`` can record the outcome with the original call's labels.
 Without a key a random per-process key is used, so refs only work in the issuing process.
 """
@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import threading
 import time
@@ -26,6 +27,9 @@ PREFIX: Final = "ot1"
 MAX_REF_LENGTH: Final = 4096
 _CLOCK_SKEW_S: Final = 300.0
 _MAX_SEEN: Final = 1_000_000
+_MAX_TOKENS: Final = 2**53  # counts past this are not tokens of one call, and lose precision as floats
+_HEX: Final = frozenset("0123456789abcdef")
+_REF_KEY_LABEL: Final = b"otel-tokens outcome ref signing key v1"
 
 
 class InvalidRef(ValueError):
@@ -48,6 +52,10 @@ class RefPayload:
     issued: float
 
 
+def _derive(secret: bytes) -> bytes:
+    return hmac.new(secret, _REF_KEY_LABEL, hashlib.sha256).digest()
+
+
 def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -60,7 +68,10 @@ class RefSigner:
     """Issues and verifies refs under one key; remembers recorded nonces to refuse replays."""
 
     def __init__(self, key: str | None, ttl_s: float) -> None:
-        self.key = key.encode() if key else secrets.token_bytes(32)
+        # OTEL_TOKENS_OUTCOME_KEY also pseudonymizes user ids (HMAC-SHA256 of the id): sign with a key
+        # derived for refs only, or a user id chosen as a payload would have its pseudonym, on the
+        # span, equal that payload's signature.
+        self.key = _derive(key.encode()) if key else secrets.token_bytes(32)
         self.shared = key is not None
         self.ttl_s = ttl_s
         self._seen: OrderedDict[str, float] = OrderedDict()
@@ -106,8 +117,8 @@ class RefSigner:
         try:
             body = json.loads(_b64decode(encoded))
             payload = _payload_from(body)
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise InvalidRef("malformed", f"ref payload is malformed: {exc}") from None
+        except (ValueError, KeyError, TypeError, binascii.Error, RecursionError) as exc:
+            raise InvalidRef("malformed", f"ref payload is malformed: {exc}"[:300]) from None
         now = time.time() if now is None else now
         if payload.issued > now + _CLOCK_SKEW_S:
             raise InvalidRef("expired", "ref was issued in the future; check the clocks")
@@ -128,6 +139,8 @@ class RefSigner:
 
 
 def _payload_from(body: Any) -> RefPayload:
+    # Only a key holder can sign a payload, but a buggy or old issuer must still not get NaN costs,
+    # negative ids or non-string labels into the outcome metrics: check every field's type and range.
     if not isinstance(body, dict):
         raise ValueError("payload is not an object")
     labels = body["l"]
@@ -137,20 +150,43 @@ def _payload_from(body: Any) -> RefPayload:
     if unknown:
         raise ValueError(f"unknown labels {sorted(unknown)}")
     tokens, cost, issued = body["k"], body["c"], body["i"]
-    if not isinstance(tokens, int) or tokens < 0:
+    if not _is_int(tokens) or not 0 <= tokens < _MAX_TOKENS:
         raise ValueError("tokens must be a non-negative integer")
-    if not isinstance(cost, (int, float)) or cost < 0:
-        raise ValueError("cost must be a non-negative number")
-    if not isinstance(issued, (int, float)):
-        raise ValueError("issue time must be a number")
-    response_id = body.get("r")
+    if not _is_finite(cost) or cost < 0:
+        raise ValueError("cost must be a finite non-negative number")
+    if not _is_finite(issued):
+        raise ValueError("issue time must be a finite number")
+    nonce, response_id = body["n"], body.get("r")
+    if not isinstance(nonce, str) or not nonce:
+        raise ValueError("nonce must be a non-empty string")
+    if response_id is not None and not isinstance(response_id, str):
+        raise ValueError("response id must be a string")
     return RefPayload(
-        nonce=str(body["n"]),
+        nonce=nonce,
         labels={str(k): v for k, v in labels.items()},
         tokens=tokens,
         cost_usd=float(cost),
-        trace_id=int(body["t"], 16),
-        span_id=int(body["s"], 16),
-        response_id=str(response_id) if response_id is not None else None,
+        trace_id=_hex_id(body["t"], 32, "trace id"),
+        span_id=_hex_id(body["s"], 16, "span id"),
+        response_id=response_id,
         issued=float(issued),
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    if not (_is_int(value) or isinstance(value, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too big for a float
+        return False
+
+
+def _hex_id(value: Any, digits: int, what: str) -> int:
+    if not isinstance(value, str) or len(value) != digits or not all(c in _HEX for c in value):
+        raise ValueError(f"{what} must be {digits} lowercase hex digits")
+    return int(value, 16)

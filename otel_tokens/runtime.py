@@ -17,7 +17,7 @@ from . import config, errors, outcomes
 from .fingerprints import RepeatDetector
 from .names import Outcome
 from .outcomes import OutcomeTracker, PendingCall
-from .pricing import PriceBook, load_overrides
+from .pricing import PriceBook, PricesFileError, load_overrides
 from .recorder import Call, Recorder
 from .records import Request, Response
 from .refs import RefSigner
@@ -34,11 +34,18 @@ class Runtime:
     ) -> None:
         self.settings = settings
         errors.configure(None, settings.raise_internal_errors)
-        overrides = load_overrides(settings.prices_file) if settings.prices_file else None
+        overrides, prices_error = None, None
+        if settings.prices_file:
+            try:
+                overrides = load_overrides(settings.prices_file)
+            except PricesFileError as exc:  # bundled prices still apply; reported once counting works
+                prices_error = exc
         self.recorder = Recorder(
             settings, tracer_provider, meter_provider, logger_provider, PriceBook(overrides)
         )
         errors.configure(self.recorder.count_internal_error, settings.raise_internal_errors)
+        if prices_error is not None:
+            errors.report("pricing", prices_error)
         self.tracker = OutcomeTracker(
             self.recorder,
             ttl_s=settings.outcome_ttl_s,

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .outcomes import PendingCall
 
 MAX_NAME_LENGTH: Final = 128
+# Longer label values (a model name from a response, say) are not names: they count as overflow.
+MAX_LABEL_VALUE_LENGTH: Final = 256
 _RUN_KEY: Final = context.create_key("otel_tokens.task_run")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,7 +81,7 @@ class TaskRun:
             ("max_calls", max_calls),
         ):
             if limit is not None and (
-                isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit < 0
+                isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit >= 0  # NaN too
             ):
                 raise ValueError(f"{argument} must be a non-negative number, got {limit!r}")
         self.max_tokens = max_tokens
@@ -237,7 +239,8 @@ def _safe_name(value: object) -> str | None:
 
 
 class LabelCap:
-    """Caps the distinct values of one metric label; the overflow maps to ``__other__``."""
+    """Caps the distinct values of one metric label, and their length; the overflow maps to
+    ``__other__``. Memory stays bounded whatever the values: at most ``limit`` of them are kept."""
 
     def __init__(self, label: str, limit: int, on_overflow: Callable[[str], None]) -> None:
         self.label = label
@@ -247,12 +250,15 @@ class LabelCap:
         self._on_overflow = on_overflow
 
     def __call__(self, value: str) -> str:
+        if not isinstance(value, str):  # a provider's non-string model, say: never a label value
+            self._on_overflow(self.label)
+            return names.OVERFLOW_LABEL_VALUE
         if value in self._seen:
             return value
         with self._lock:
             if value in self._seen:
                 return value
-            if len(self._seen) < self.limit:
+            if len(self._seen) < self.limit and len(value) <= MAX_LABEL_VALUE_LENGTH:
                 self._seen.add(value)
                 return value
         self._on_overflow(self.label)

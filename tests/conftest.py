@@ -274,3 +274,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if len(selected) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if not wanted(item)])
         items[:] = selected
+
+
+@pytest.fixture
+def tolerant(telemetry: Telemetry) -> Iterator[Any]:
+    """``tolerant(**settings)``: instrumented with internal errors counted, never raised (the
+    production setting, for the never-break-the-call tests)."""
+    started = False
+    errors.reset_logged()
+
+    def start(**settings: Any) -> Telemetry:
+        nonlocal started
+        otel_tokens.instrument(
+            telemetry.tracer_provider,
+            telemetry.meter_provider,
+            telemetry.logger_provider,
+            raise_internal_errors=False,
+            **settings,
+        )
+        started = True
+        return telemetry
+
+    yield start
+    if started:
+        gc.collect()
+        otel_tokens.uninstrument()
+    errors.configure(None, False)
+    errors.reset_logged()

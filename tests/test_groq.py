@@ -12,7 +12,7 @@ import gc
 import inspect
 import logging
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -342,31 +342,6 @@ async def test_stream_ends_once(instrumented, make_client, one_call, aio, ending
 
 
 # --- never break the call --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tolerant(telemetry: Any) -> Iterator[Callable[[], Any]]:
-    """Call it to instrument with internal errors swallowed and counted (the production setting)."""
-    started = False
-    errors.reset_logged()
-
-    def start() -> Any:
-        nonlocal started
-        otel_tokens.instrument(
-            telemetry.tracer_provider,
-            telemetry.meter_provider,
-            telemetry.logger_provider,
-            raise_internal_errors=False,
-        )
-        started = True
-        return telemetry
-
-    yield start
-    if started:
-        gc.collect()
-        otel_tokens.uninstrument()
-    errors.configure(None, False)
-    errors.reset_logged()
 
 
 def _boom(*args: Any, **kwargs: Any) -> Any:

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import textwrap
 import types
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -37,7 +36,6 @@ from genai_prices import calc_price
 from litellm.exceptions import MidStreamFallbackError
 
 import otel_tokens
-from otel_tokens import errors
 from otel_tokens import names as n
 from otel_tokens.instrumentation import litellm as instrumentation
 from otel_tokens.instrumentation.litellm import LIBRARY, LiteLLMInstrumentor, mapping
@@ -616,31 +614,6 @@ async def test_async_stream_ends_once(instrumented, call, one_call, route, end) 
 
 
 # --- never break the call ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tolerant(telemetry: Any) -> Iterator[Any]:
-    """Call it to instrument with internal errors swallowed and counted (the production setting)."""
-    started = False
-    errors.reset_logged()
-
-    def start() -> Any:
-        nonlocal started
-        otel_tokens.instrument(
-            telemetry.tracer_provider,
-            telemetry.meter_provider,
-            telemetry.logger_provider,
-            raise_internal_errors=False,
-        )
-        started = True
-        return telemetry
-
-    yield start
-    if started:
-        gc.collect()
-        otel_tokens.uninstrument()
-    errors.configure(None, False)
-    errors.reset_logged()
 
 
 def _boom(*_args: Any, **_kwargs: Any) -> Any:

@@ -8,9 +8,8 @@ Each test first makes the call uninstrumented (the baseline), then instruments w
 
 from __future__ import annotations
 
-import gc
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -18,8 +17,6 @@ import pytest
 from helpers_openai import INVOCATIONS, Tokens, endpoint_id, invocation, normalized, settle
 from openai._base_client import AsyncAPIClient, SyncAPIClient
 
-import otel_tokens
-from otel_tokens import errors
 from otel_tokens import names as n
 from otel_tokens.instrumentation.openai import LIBRARY
 from otel_tokens.instrumentation.openai import mapping as m
@@ -73,31 +70,6 @@ ERROR_FAULTS: dict[str, tuple[str, Inject] | None] = {
     "read_request": FAULTS["read_request"],
     "Recorder.fail": ("recording", _on_classes("fail", Recorder)),
 }
-
-
-@pytest.fixture
-def tolerant(telemetry: Any) -> Iterator[Callable[[], Any]]:
-    """Call it to instrument with internal errors swallowed and counted (the production setting)."""
-    started = False
-    errors.reset_logged()
-
-    def start() -> Any:
-        nonlocal started
-        otel_tokens.instrument(
-            telemetry.tracer_provider,
-            telemetry.meter_provider,
-            telemetry.logger_provider,
-            raise_internal_errors=False,
-        )
-        started = True
-        return telemetry
-
-    yield start
-    if started:
-        gc.collect()
-        otel_tokens.uninstrument()
-    errors.configure(None, False)
-    errors.reset_logged()
 
 
 def test_every_instrumented_method_is_covered() -> None:

@@ -15,7 +15,7 @@ import json
 import logging
 import ssl
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -373,31 +373,6 @@ def test_stream_with_a_malformed_line_fails_once(instrumented, caller, one_call)
 
 
 # --- never break the call --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tolerant(telemetry: Any) -> Iterator[Callable[[], Any]]:
-    """Call it to instrument with internal errors swallowed and counted (the production setting)."""
-    started = False
-    errors.reset_logged()
-
-    def start() -> Any:
-        nonlocal started
-        otel_tokens.instrument(
-            telemetry.tracer_provider,
-            telemetry.meter_provider,
-            telemetry.logger_provider,
-            raise_internal_errors=False,
-        )
-        started = True
-        return telemetry
-
-    yield start
-    if started:
-        gc.collect()
-        otel_tokens.uninstrument()
-    errors.configure(None, False)
-    errors.reset_logged()
 
 
 def _boom(*args: Any, **kwargs: Any) -> Any:

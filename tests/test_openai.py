@@ -19,6 +19,7 @@ from helpers_openai import (
     MODEL,
     Answer,
     Tokens,
+    chat_helpers,
     drain,
     fake_model,
     histogram,
@@ -51,7 +52,7 @@ async def _chat(c: Any, h: dict[str, str]) -> Any:
 async def _chat_parse(c: Any, h: dict[str, str]) -> Any:
     h = {**h, "x-fake-output": Answer(answer="yes").model_dump_json()}
     reply = await maybe_await(
-        c.chat.completions.parse(model=MODEL, messages=MESSAGES, response_format=Answer, extra_headers=h)
+        chat_helpers(c).parse(model=MODEL, messages=MESSAGES, response_format=Answer, extra_headers=h)
     )
     assert reply.choices[0].message.parsed == Answer(answer="yes")
     return reply.id
@@ -100,7 +101,7 @@ async def _legacy_stream(c: Any, h: dict[str, str]) -> Any:
 
 
 async def _chat_helper(c: Any, h: dict[str, str]) -> Any:
-    manager = c.chat.completions.stream(model=MODEL, messages=MESSAGES, extra_headers=h)
+    manager = chat_helpers(c).stream(model=MODEL, messages=MESSAGES, extra_headers=h)
     return stream_response_id(await managed(manager, drain))
 
 

@@ -30,6 +30,8 @@ _HOST_PROVIDERS: Final = (
     ("api.moonshot.cn", "moonshot_ai"),
 )
 OLLAMA_PORT: Final = 11434
+# Larger counts are provider bugs, and would overflow OTLP's int64 cumulative counters.
+MAX_TOKENS: Final = 2**32
 
 
 def given(value: Any) -> Any:
@@ -47,7 +49,7 @@ def as_int(value: Any) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return 0
-    return value if value > 0 else 0
+    return value if 0 < value < MAX_TOKENS else 0
 
 
 def provider_for(host: str | None, port: int | None, default: str) -> str:

@@ -45,7 +45,7 @@ def _endpoint(module: str, qualname: str, is_async: bool, *, helper: bool = Fals
 
 LIBRARY: Final = Library(
     name="anthropic",
-    requirement="anthropic >= 0.43",  # the stream helper wraps our stream since 0.43
+    requirement="anthropic >= 1.0.0",  # older: a proxy fails isinstance(stream, anthropic.Stream) (tests/envs/oldest-sdks.txt)
     endpoints=tuple(
         _endpoint(module, f"{cls}.{method}", is_async)
         for module, cls, is_async in _SURFACES

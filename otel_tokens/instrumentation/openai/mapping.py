@@ -154,8 +154,15 @@ def read_responses_response(result: Any) -> Response:
         model=getattr(result, "model", None),
         finish_reasons=(str(status),) if status else (),
         usage=responses_usage(getattr(result, "usage", None)),
-        output_messages=getattr(result, "output_text", None),
+        output_messages=_output_text(result),
     )
+
+
+def _output_text(result: Any) -> Any:
+    try:  # an SDK property: if it fails, the call keeps its usage
+        return getattr(result, "output_text", None)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def read_embeddings_response(result: Any) -> Response:
@@ -222,7 +229,10 @@ class ResponsesStreamState:
 
 def hidden_usage_chunk(request: Request, chunk: Any) -> bool:
     """The usage-only chunk (no choices) that otel-tokens asked for; the caller did not."""
-    return request.hide_usage_chunk and not chunk.choices and chunk.usage is not None
+    if not request.hide_usage_chunk or chunk.choices:
+        return False
+    extra = getattr(chunk, "model_extra", None) or {}  # a renamed usage field is still ours to hide
+    return chunk.usage is not None or any("usage" in key for key in extra)
 
 
 def no_hidden_chunk(request: Request, chunk: Any) -> bool:
