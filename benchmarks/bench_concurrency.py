@@ -16,14 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
 
-import anthropic
-import openai
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -34,173 +29,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_tokens
 from otel_tokens import names
+from otel_tokens.demo import concurrent_load as load
 from otel_tokens.demo.fake_llm import FakeLLMServer
 
-PATTERNS = ("own_used", "own_discarded", "ref", "read", "unread", "stream")
 
-
-@dataclass(frozen=True)
-class Plan:
-    index: int
-
-    @property
-    def pattern(self) -> str:
-        return PATTERNS[self.index % len(PATTERNS)]
-
-    @property
-    def provider(self) -> str:
-        return ("openai", "anthropic")[self.index // len(PATTERNS) % 2]
-
-    @property
-    def run_verdict(self) -> bool:
-        return self.index // (2 * len(PATTERNS)) % 2 == 0
-
-    @property
-    def tokens(self) -> tuple[int, int]:
-        return 10 + self.index % 7, 3 + self.index % 5
-
-    @property
-    def outcome(self) -> str:
-        if self.pattern == "own_used":
-            return "used"
-        if self.pattern in ("own_discarded", "ref"):
-            return "discarded"
-        if self.pattern == "unread":
-            return "unread"
-        return "used" if self.run_verdict else "unmarked"
-
-    def request(self, stream: bool) -> dict[str, Any]:
-        headers = {"x-fake-input-tokens": str(self.tokens[0]), "x-fake-output-tokens": str(self.tokens[1])}
-        args: dict[str, Any] = {
-            "messages": [{"role": "user", "content": f"question {self.index}"}],
-            "extra_headers": headers,
-            "stream": stream,
-        }
-        if self.provider == "openai":
-            return {"model": "gpt-4o-mini", **args}
-        return {"model": "claude-sonnet-4-6", "max_tokens": 64, **args}
-
-
-def _endpoint(clients: dict[str, Any], plan: Plan) -> Any:
-    client = clients[plan.provider]
-    return client.chat.completions if plan.provider == "openai" else client.messages
-
-
-def _judge(plan: Plan, reply: Any, refs: list[str]) -> None:
-    if plan.pattern == "own_used":
-        otel_tokens.mark_used(reply)
-    elif plan.pattern == "own_discarded":
-        otel_tokens.mark_discarded(reply)
-    elif plan.pattern == "ref":
-        refs.append(otel_tokens.outcome_ref(reply))
-    elif plan.pattern == "read":
-        _ = reply.choices if plan.provider == "openai" else reply.content
-
-
-def _call(clients: dict[str, Any], plan: Plan, refs: list[str]) -> None:
-    with otel_tokens.task("worker", team=f"team-{plan.index % 4}") as outer:
-        with otel_tokens.task(f"step-{plan.index % 3}"):
-            if plan.pattern == "stream":
-                for _chunk in _endpoint(clients, plan).create(**plan.request(True)):
-                    pass
-            else:
-                _judge(plan, _endpoint(clients, plan).create(**plan.request(False)), refs)
-        if plan.run_verdict:
-            outer.mark_used()
-
-
-async def _acall(clients: dict[str, Any], plan: Plan, refs: list[str]) -> None:
-    async with otel_tokens.task("worker", team=f"team-{plan.index % 4}") as outer:
-        async with otel_tokens.task(f"step-{plan.index % 3}"):
-            if plan.pattern == "stream":
-                async for _chunk in await _endpoint(clients, plan).create(**plan.request(True)):
-                    pass
-            else:
-                _judge(plan, await _endpoint(clients, plan).create(**plan.request(False)), refs)
-        if plan.run_verdict:
-            outer.mark_used()
-
-
-def _clients(server: FakeLLMServer, aio: bool, connections: int) -> dict[str, Any]:
-    def limits(sdk: Any) -> Any:  # the SDK's own Limits class (httpx or httpx2)
-        return type(sdk.DEFAULT_CONNECTION_LIMITS)(
-            max_connections=connections, max_keepalive_connections=connections
-        )
-
-    if aio:
-        return {
-            "openai": openai.AsyncOpenAI(
-                base_url=server.openai_base_url,
-                api_key="bench",
-                max_retries=0,
-                http_client=openai.DefaultAsyncHttpxClient(limits=limits(openai)),
-            ),
-            "anthropic": anthropic.AsyncAnthropic(
-                base_url=server.anthropic_base_url,
-                api_key="bench",
-                max_retries=0,
-                http_client=anthropic.DefaultAsyncHttpxClient(limits=limits(anthropic)),
-            ),
-        }
-    return {
-        "openai": openai.OpenAI(
-            base_url=server.openai_base_url,
-            api_key="bench",
-            max_retries=0,
-            http_client=openai.DefaultHttpxClient(limits=limits(openai)),
-        ),
-        "anthropic": anthropic.Anthropic(
-            base_url=server.anthropic_base_url,
-            api_key="bench",
-            max_retries=0,
-            http_client=anthropic.DefaultHttpxClient(limits=limits(anthropic)),
-        ),
-    }
-
-
-def _run_threads(server: FakeLLMServer, threads: int, per_thread: int, refs: list[str]) -> list[Plan]:
-    clients = _clients(server, aio=False, connections=threads)
-    plans = [[Plan(t * per_thread + i) for i in range(per_thread)] for t in range(threads)]
-    failures: list[BaseException] = []
-
-    def work(mine: list[Plan]) -> None:
-        try:
-            for plan in mine:
-                _call(clients, plan, refs)
-        except BaseException as exc:
-            failures.append(exc)
-
-    workers = [threading.Thread(target=work, args=(mine,)) for mine in plans]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    if failures:
-        raise failures[0]
-    return [plan for mine in plans for plan in mine]
-
-
-async def _run_tasks(
-    server: FakeLLMServer, tasks: int, per_task: int, offset: int, refs: list[str]
-) -> list[Plan]:
-    clients = _clients(server, aio=True, connections=64)
-
-    async def work(first: int) -> None:
-        for i in range(per_task):
-            await _acall(clients, Plan(first + i), refs)
-
-    await asyncio.gather(*(work(offset + t * per_task) for t in range(tasks)))
-    for client in clients.values():
-        await client.close()
-    return [Plan(offset + i) for i in range(tasks * per_task)]
-
-
-async def _load(server: FakeLLMServer, args: argparse.Namespace, refs: list[str]) -> list[Plan]:
+async def _load(server: FakeLLMServer, args: argparse.Namespace, refs: list[str]) -> list[load.Plan]:
+    sync_clients = load.clients(server, aio=False, connections=args.threads)
+    async_clients = load.clients(server, aio=True, connections=64)
     threads = asyncio.get_running_loop().run_in_executor(
-        None, _run_threads, server, args.threads, args.calls_per_thread, refs
+        None, load.run_threads, sync_clients, args.threads, args.calls_per_thread, refs
     )
-    offset = args.threads * args.calls_per_thread
-    async_plans = await _run_tasks(server, args.tasks, args.calls_per_task, offset, refs)
+    async_plans = await load.run_tasks(async_clients, args.tasks, args.calls_per_task, refs)
+    for client in async_clients.values():
+        await client.close()
     return await threads + async_plans
 
 
@@ -259,7 +100,7 @@ def main() -> int:
         if r.log_record.event_name == names.GEN_AI_EVALUATION_RESULT_EVENT
     )
     span_ids = {s.context.span_id for s in finished if s.context is not None}
-    tokens = sum(sum(plan.tokens) for plan in plans)
+    tokens = sum(plan.input_tokens + plan.output_tokens for plan in plans)
     outcomes = Counter(plan.outcome for plan in plans)
     rows: list[tuple[str, float, float]] = [
         ("calls", len(plans), _total(reader, names.CALLS.name, status="ok")),

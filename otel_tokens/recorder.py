@@ -256,7 +256,12 @@ class Recorder:
         if response.output_type:
             attributes[names.GEN_AI_OUTPUT_TYPE] = response.output_type
         if self.settings.capture_content and response.output_messages is not None:
-            attributes[names.GEN_AI_OUTPUT_MESSAGES] = _to_json(response.output_messages)
+            try:  # SDK properties (openai's output_text) may raise: the call keeps its usage
+                attributes[names.GEN_AI_OUTPUT_MESSAGES] = _to_json(response.output_messages())
+            except Exception as exc:  # noqa: BLE001
+                from .errors import report
+
+                report("response", exc)
         return attributes
 
     def _record_call_metrics(

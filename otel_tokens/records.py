@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,9 @@ class Response:
     finish_reasons: tuple[str, ...] = ()
     usage: Usage | None = None
     output_type: str | None = None
-    output_messages: Any = None
+    # Builds the output content; called only when content capture is on, so the hot path of a
+    # call never walks its choices for text nobody records.
+    output_messages: Callable[[], Any] | None = None
 
     def __post_init__(self) -> None:
         # Hostile or renamed fields: an id or model that is not a string must not become a key.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_tokens
-from otel_tokens import errors
+from otel_tokens import errors, names
 from otel_tokens.demo.fake_llm import FakeLLMServer
 
 os.environ.setdefault("ANTHROPIC_OPEN_TELEMETRY", "false")
@@ -58,6 +59,16 @@ class Telemetry:
 
     def total(self, metric: str, **labels: Any) -> float:
         return sum(v for attrs, v in self.points(metric) if all(attrs.get(k) == w for k, w in labels.items()))
+
+    def only_span(self) -> ReadableSpan:
+        """The one finished span (fails when there are none or several)."""
+        [span] = self.finished_spans()
+        return span
+
+    def outcome_label(self) -> Any:
+        """The outcome of the one outcome event (fails when there are none or several)."""
+        [event] = self.outcome_events()
+        return (event.log_record.attributes or {})[names.GEN_AI_EVALUATION_SCORE_LABEL]
 
     def outcome_events(self) -> list[Any]:
         return [
@@ -167,7 +178,6 @@ def check_outcome() -> Any:
     once as ``outcome``: one outcome event parented to the span (evaluation name, score label and
     value, response id) and, under the call's labels, one ``outcome_calls``, ``tokens`` outcome
     tokens and the call's cost. Assumes no other call of the test shares labels and outcome."""
-    from otel_tokens import names
 
     def check(tel: Telemetry, span: ReadableSpan, outcome: str, *, tokens: int) -> None:
         ctx = span.context
@@ -301,3 +311,20 @@ def tolerant(telemetry: Telemetry) -> Iterator[Any]:
         otel_tokens.uninstrument()
     errors.configure(None, False)
     errors.reset_logged()
+
+
+@pytest.fixture
+def one_call(caplog: pytest.LogCaptureFixture) -> Any:
+    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``
+    (the stream-lifecycle check every provider's tests share)."""
+    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
+
+    def check(tel: Telemetry, status: str = "ok") -> ReadableSpan:
+        gc.collect()
+        span = tel.only_span()
+        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
+        assert tel.total(names.CALLS.name) == 1
+        assert tel.total(names.CALLS.name, status=status) == 1
+        return span
+
+    return check

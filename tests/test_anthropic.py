@@ -57,11 +57,6 @@ def expected_cost(model=MODEL, output=10):
     return float(calc_price(usage, model, provider_id="anthropic").total_price)
 
 
-def only_span(tel):
-    [span] = tel.finished_spans()
-    return span
-
-
 def check_call_span(tel, span, *, model=MODEL, stream=False, finish="end_turn"):
     attrs = dict(span.attributes or {})
     assert span.name == f"chat {model}"
@@ -99,25 +94,25 @@ def test_create(instrumented, client) -> None:
     reply = client.messages.create(**args())
     assert reply.content[0].text == "one two three"
     assert isinstance(reply, anthropic.types.Message)
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 async def test_async_create(instrumented, aclient) -> None:
     reply = await aclient.messages.create(**args())
     assert reply.content[0].text == "one two three"
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 def test_dated_and_tiered_model_is_priced(instrumented, client) -> None:
     with warnings.catch_warnings():  # newer SDKs warn that claude-sonnet-4-5 nears end of life
         warnings.simplefilter("ignore", DeprecationWarning)
         client.messages.create(**args("claude-sonnet-4-5"))
-    check_call_span(instrumented, only_span(instrumented), model="claude-sonnet-4-5")
+    check_call_span(instrumented, instrumented.only_span(), model="claude-sonnet-4-5")
 
 
 def test_thinking_tokens_are_reasoning_within_output(instrumented, client) -> None:
     client.messages.create(**args(**{"x-fake-reasoning-tokens": "3"}))
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 10
     assert attrs[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 3
     assert instrumented.total(names.TOKENS.name, token_type="output") == 7
@@ -135,7 +130,7 @@ def test_tool_use_stop_reason_and_request_attributes(instrumented, client) -> No
             else {}
         ),
     )
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
     assert attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
     assert attrs[names.ENDUSER_ID] == "u-1"
@@ -167,7 +162,7 @@ def test_raw_responses(instrumented, client, surface, stream) -> None:
             reply = read(raw)
     assert (reply if stream else reply.content[0].text) == "one two three"
     otel_tokens.mark_used(raw)
-    check_call_span(instrumented, only_span(instrumented), stream=stream)
+    check_call_span(instrumented, instrumented.only_span(), stream=stream)
     assert instrumented.total(names.OUTCOME_CALLS.name, outcome="used") == 1
 
 
@@ -176,7 +171,7 @@ async def test_async_raw_response(instrumented, aclient) -> None:
     # Awaitable (AsyncAPIResponse), or already parsed (anthropic 0.x's LegacyAPIResponse).
     parsed = raw.parse()
     assert (await parsed if inspect.isawaitable(parsed) else parsed).content[0].text == "one two three"
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 async def test_count_tokens_is_not_a_billed_call(instrumented, client, aclient) -> None:
@@ -192,7 +187,7 @@ def test_http_error_is_one_failed_call(instrumented, client) -> None:
     with pytest.raises(anthropic.APIStatusError) as caught:  # InternalServerError, OverloadedError in 0.x
         client.messages.create(**args(**{"x-fake-status": "529"}))
     assert caught.value.status_code == 529
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[names.ERROR_TYPE] == "529"
     assert instrumented.total(names.CALLS.name, status="error") == 1
     assert instrumented.total(names.OUTCOME_CALLS.name, outcome="error") == 1
@@ -208,13 +203,13 @@ def test_platform_clients_name_their_provider(instrumented, fake_llm) -> None:
     )
     with pytest.raises(anthropic.NotFoundError):  # the fake server speaks only Anthropic's own API
         vertex.messages.create(**args())
-    assert only_span(instrumented).attributes[names.GEN_AI_PROVIDER_NAME] == "gcp.vertex_ai"
+    assert instrumented.only_span().attributes[names.GEN_AI_PROVIDER_NAME] == "gcp.vertex_ai"
 
 
 def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
     reply = client.messages.create(**args())
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 @pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
@@ -225,7 +220,7 @@ def test_dropped_response_is_inferred(instrumented, client, check_outcome, read,
         _ = reply.content
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
 @pytest.mark.env("main")  # the SDK's own tracing (open_telemetry=) is in the latest releases only

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import importlib
 import inspect
-import logging
 
 import anthropic
 import pytest
@@ -39,27 +38,6 @@ def args(**headers):
     return {"model": MODEL, "max_tokens": 64, "messages": MSGS, "extra_headers": {**HEADERS, **headers}}
 
 
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel, status="ok"):
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(names.CALLS.name) == 1
-        assert tel.total(names.CALLS.name, status=status) == 1
-        return span
-
-    return check
-
-
-def outcome_of(tel):
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
-
-
 # --- raw create(stream=True) ------------------------------------------------------------------------
 
 
@@ -74,7 +52,7 @@ def test_exhausted_stream(instrumented, client, one_call) -> None:
     assert attrs[names.GEN_AI_RESPONSE_ID].startswith("msg_fake")
     assert attrs[names.ATTR_COST_USD] > 0
     otel_tokens.mark_used(stream)
-    assert outcome_of(instrumented) == "used"
+    assert instrumented.outcome_label() == "used"
 
 
 RAW_ENDS = {
@@ -104,7 +82,7 @@ def test_stream_ends_once_on_every_path(instrumented, client, one_call, end) -> 
             _ = list(stream)
     del stream
     span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == RAW_ENDS[end]
+    assert instrumented.outcome_label() == RAW_ENDS[end]
     assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
     if end != "error":
         assert span.attributes[names.ATTR_USAGE_SOURCE] == ("missing" if end == "gc" else "provider")
@@ -140,7 +118,7 @@ def test_helper_text_stream_and_verdict(instrumented, client, one_call) -> None:
     span = one_call(instrumented)
     assert span.name == f"chat {MODEL}"
     assert span.attributes[names.GEN_AI_RESPONSE_ID] == final.id
-    assert outcome_of(instrumented) == "used"
+    assert instrumented.outcome_label() == "used"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +140,7 @@ def test_helper_ends_once(instrumented, client, one_call, end, outcome) -> None:
     if end != "gc_without_exit":
         del stream
     one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == outcome
+    assert instrumented.outcome_label() == outcome
 
 
 def test_helper_never_entered_sends_nothing(instrumented, client, fake_llm) -> None:

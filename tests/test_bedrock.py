@@ -109,11 +109,6 @@ def expected_cost(model: str = MODEL) -> float:
     return float(calc_price(usage, model, provider_id="aws").total_price)
 
 
-def only_span(tel):
-    [span] = tel.finished_spans()
-    return span
-
-
 def check_call_span(tel, span, *, model=MODEL, finish=("end_turn",), extra=None):
     attrs = dict(span.attributes or {})
     assert span.name == f"chat {model}"
@@ -154,7 +149,7 @@ def test_converse(instrumented, bedrock) -> None:
     assert json.loads(json.dumps(reply))["usage"]["inputTokens"] == 20  # still a real dict for json
     check_call_span(
         instrumented,
-        only_span(instrumented),
+        instrumented.only_span(),
         extra={names.GEN_AI_REQUEST_MAX_TOKENS: 64, names.GEN_AI_OUTPUT_TYPE: "text"},
     )
 
@@ -167,7 +162,7 @@ def test_converse_request_attributes_tool_use_and_structured_output(instrumented
         outputConfig={"textFormat": {"type": "json_schema", "structure": schema}},
     )
     assert reply["output"]["message"]["content"][0]["toolUse"]["name"] == "lookup"
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
     assert attrs[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
     assert attrs[names.GEN_AI_REQUEST_TEMPERATURE] == 0.5
@@ -180,7 +175,7 @@ def test_inference_profile_arn_is_priced_by_its_model(instrumented, bedrock) -> 
     profile = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
     arn = f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{profile}"
     bedrock.converse(model=arn)
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[names.GEN_AI_REQUEST_MODEL] == arn
     assert span.attributes[names.GEN_AI_RESPONSE_MODEL] == profile  # no account id in the labels
     assert span.attributes[names.ATTR_COST_USD] == pytest.approx(expected_cost(profile))
@@ -189,7 +184,7 @@ def test_inference_profile_arn_is_priced_by_its_model(instrumented, bedrock) -> 
 
 def test_unpriced_model_is_counted(instrumented, bedrock) -> None:
     bedrock.converse(model="arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123")
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.ATTR_COST_PRICED] is False
     assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 32
     assert instrumented.total(names.UNPRICED_CALLS.name, provider="aws.bedrock", model="abc123") == 1
@@ -227,7 +222,7 @@ def test_converse_usage_semantics(usage, expected) -> None:
 def test_no_usage_is_missing_not_zero(instrumented, bedrock) -> None:
     bedrock.headers["x-fake-no-usage"] = "1"
     bedrock.converse()
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.ATTR_USAGE_SOURCE] == "missing"
     assert names.GEN_AI_USAGE_INPUT_TOKENS not in attrs
     assert instrumented.points(names.TOKENS.name) == []
@@ -237,7 +232,7 @@ def test_http_error_is_one_failed_call(instrumented, bedrock) -> None:
     bedrock.headers["x-fake-status"] = "400"
     with pytest.raises(bedrock.client.exceptions.ValidationException):
         bedrock.converse()
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[names.ERROR_TYPE] == "ValidationException"
     assert span.status.status_code.name == "ERROR"
     assert instrumented.total(names.CALLS.name, status="error") == 1
@@ -251,7 +246,7 @@ def test_invoke_model_usage_from_headers(instrumented, bedrock) -> None:
     bedrock.token_headers = dict(TOKEN_HEADERS)
     reply = bedrock.invoke()
     check_call_span(
-        instrumented, only_span(instrumented), finish=(), extra={names.GEN_AI_REQUEST_MAX_TOKENS: 64}
+        instrumented, instrumented.only_span(), finish=(), extra={names.GEN_AI_REQUEST_MAX_TOKENS: 64}
     )
     body = json.loads(reply["body"].read())  # the body is untouched, for the caller to read once
     assert body["content"] == [{"type": "text", "text": "one two three"}]
@@ -261,7 +256,7 @@ def test_invoke_model_usage_from_the_body(instrumented, bedrock) -> None:
     reply = bedrock.invoke()
     assert instrumented.finished_spans() == []  # the usage is in the body: the call ends with it
     body = json.loads(reply["body"].read())
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[names.GEN_AI_RESPONSE_ID] == body["id"]
     check_call_span(
         instrumented,
@@ -281,7 +276,7 @@ def test_invoke_model_titan(instrumented, bedrock, model, operation, output_toke
     request = {"inputText": "hello", "textGenerationConfig": {"maxTokenCount": 32, "temperature": 0.1}}
     reply = bedrock.invoke(model=model, body=json.dumps(request))
     assert json.loads(reply["body"].read())["inputTextTokenCount"] == 20
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     attrs = span.attributes
     assert span.name == f"{operation} {model}"
     assert attrs[names.GEN_AI_OPERATION_NAME] == operation
@@ -302,7 +297,7 @@ def test_invoke_model_titan(instrumented, bedrock, model, operation, output_toke
 def test_mark_used_on_a_converse_reply(instrumented, bedrock, check_outcome) -> None:
     reply = bedrock.converse()
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 READS: dict[str, Callable[[Any], Any]] = {
@@ -330,7 +325,7 @@ def test_dropped_converse_reply_is_inferred(instrumented, bedrock, check_outcome
     gc.collect()
     check_outcome(
         instrumented,
-        only_span(instrumented),
+        instrumented.only_span(),
         "unread" if read == "metadata_only" else "unmarked",
         tokens=TOTAL,
     )
@@ -345,7 +340,7 @@ def test_invoke_model_body_access_is_the_read(instrumented, bedrock, check_outco
         assert json.loads(reply["body"].read())["type"] == "message"
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), "unmarked" if read else "unread", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "unmarked" if read else "unread", tokens=TOTAL)
 
 
 def test_task_run_verdict_and_ref(instrumented, bedrock) -> None:
@@ -384,7 +379,7 @@ def test_without_read_tracking_the_reply_is_botocores_dict(instrument_with, bedr
 def test_content_capture_records_messages(instrument_with, bedrock) -> None:
     tel = instrument_with(capture_content=True)
     bedrock.converse()
-    attrs = only_span(tel).attributes
+    attrs = tel.only_span().attributes
     assert json.loads(attrs[names.GEN_AI_INPUT_MESSAGES]) == MESSAGES
     assert json.loads(attrs[names.GEN_AI_OUTPUT_MESSAGES]) == ["one two three"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -44,27 +43,6 @@ def bedrock(shared_bedrock):
 def tolerant(telemetry):
     with tolerating(telemetry) as start:
         yield start
-
-
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel, status="ok"):
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(names.CALLS.name) == 1
-        assert tel.total(names.CALLS.name, status=status) == 1
-        return span
-
-    return check
-
-
-def outcome_of(tel):
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
 
 
 def converse_stream(bedrock: Bedrock) -> Any:
@@ -129,7 +107,7 @@ def test_verdict_on_the_stream_itself_and_before_its_end(instrumented, bedrock, 
     for _event in stream:
         pass
     one_call(instrumented)
-    assert outcome_of(instrumented) == "discarded"
+    assert instrumented.outcome_label() == "discarded"
 
 
 STREAM_ENDS = {
@@ -173,7 +151,7 @@ def test_stream_ends_once_on_every_path(instrumented, bedrock, one_call, name, e
             _ = list(stream)
     del reply, stream
     span = one_call(instrumented, "error" if STREAM_ENDS[end] == "error" else "ok")
-    assert outcome_of(instrumented) == STREAM_ENDS[end]
+    assert instrumented.outcome_label() == STREAM_ENDS[end]
     assert span.status.status_code.name == ("ERROR" if STREAM_ENDS[end] == "error" else "UNSET")
     if STREAM_ENDS[end] != "error":
         # Anthropic's message_start already brings the (input) usage, as on Anthropic's own API.
@@ -217,7 +195,7 @@ def test_body_read_any_way_ends_the_call_with_its_usage(instrumented, bedrock, o
     assert span.attributes[names.GEN_AI_USAGE_INPUT_TOKENS] == 32
     assert span.attributes[names.GEN_AI_RESPONSE_ID] == message["id"]
     assert names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK not in span.attributes  # not a stream
-    assert outcome_of(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 @pytest.mark.parametrize(("end", "outcome"), [("close", "unread"), ("gc", "unread"), ("with", "unmarked")])
@@ -231,7 +209,7 @@ def test_body_left_unread_ends_once(instrumented, bedrock, one_call, end, outcom
     del reply
     span = one_call(instrumented)
     assert span.attributes[names.ATTR_USAGE_SOURCE] == "missing"
-    assert outcome_of(instrumented) == outcome
+    assert instrumented.outcome_label() == outcome
 
 
 def test_early_verdict_on_a_body_applies_at_its_end(instrumented, bedrock, one_call, check_outcome) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import logging
 import ssl
 from typing import Any
 
@@ -80,11 +79,6 @@ def expected_cost(model=MODEL, input_tokens=20, output=10):
     return float(calc_price(usage, model, provider_id="cohere").total_price)
 
 
-def only_span(tel):
-    [span] = tel.finished_spans()
-    return span
-
-
 def check_call_span(tel, span, *, stream=False):
     attrs = dict(span.attributes or {})
     assert span.name == f"chat {MODEL}"
@@ -126,33 +120,33 @@ def test_chat(instrumented, client) -> None:
     assert isinstance(reply, cohere.V2ChatResponse)
     assert reply.message.content[0].text == "one two three"
     assert reply.usage.tokens.input_tokens == 20 + TEMPLATE_TOKENS
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 async def test_chat_async(instrumented, aclient) -> None:
     reply = await aclient.chat(**args())
     assert reply.message.content[0].text == "one two three"
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 def test_chat_stream(instrumented, client) -> None:
     stream = client.chat_stream(**args())
     assert inspect.isgenerator(stream)
     assert text_of(stream) == "one two three"
-    check_call_span(instrumented, only_span(instrumented), stream=True)
+    check_call_span(instrumented, instrumented.only_span(), stream=True)
 
 
 async def test_chat_stream_async(instrumented, aclient) -> None:
     stream = aclient.chat_stream(**args())
     assert inspect.isasyncgen(stream)
     assert text_of([event async for event in stream]) == "one two three"
-    check_call_span(instrumented, only_span(instrumented), stream=True)
+    check_call_span(instrumented, instrumented.only_span(), stream=True)
 
 
 def test_v1_client_reaches_v2_through_its_property(instrumented, fake_llm) -> None:
     legacy = cohere.Client(api_key="test", base_url=fake_llm.url, max_retries=0)
     assert legacy.v2.chat(**args()).finish_reason == "COMPLETE"
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 def test_request_attributes_and_tool_call(instrumented, client) -> None:
@@ -167,7 +161,7 @@ def test_request_attributes_and_tool_call(instrumented, client) -> None:
         presence_penalty=0.1,
         response_format={"type": "json_object"},
     )
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("TOOL_CALL",)
     assert attrs[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
     assert attrs[names.GEN_AI_REQUEST_TEMPERATURE] == 0.2
@@ -230,7 +224,7 @@ def test_cloud_clients_name_their_platform() -> None:
 
 def test_unpriced_model_is_counted(instrumented, client) -> None:
     client.chat(**args("my-cohere-finetune"))
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.ATTR_COST_PRICED] is False
     assert instrumented.total(names.UNPRICED_CALLS.name, provider="cohere") == 1
     assert instrumented.total(names.TOKENS.name) == TOTAL
@@ -269,7 +263,7 @@ async def test_missing_usage(instrumented, client, aclient) -> None:
 def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
     reply = client.chat(**args())
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 @pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
@@ -280,7 +274,7 @@ def test_dropped_response_is_inferred(instrumented, client, check_outcome, read,
         _ = reply.message
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
 async def test_embeddings_read_and_verdict(instrumented, aclient, check_outcome) -> None:
@@ -292,38 +286,17 @@ async def test_embeddings_read_and_verdict(instrumented, aclient, check_outcome)
     )
     _ = reply.embeddings
     otel_tokens.mark_discarded(reply)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=3)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=3)
 
 
 def test_stream_verdict(instrumented, client, check_outcome) -> None:
     stream = client.chat_stream(**args())
     assert text_of(stream) == "one two three"
     otel_tokens.mark_used(stream)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 # --- the stream lifecycle: one span, ended once ------------------------------------------------------
-
-
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel, status="ok"):
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(names.CALLS.name) == 1
-        assert tel.total(names.CALLS.name, status=status) == 1
-        return span
-
-    return check
-
-
-def outcome_of(tel):
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
 
 
 # How the caller leaves the stream -> (outcome, usage source). Generators have no ``with``.
@@ -356,7 +329,7 @@ def test_stream_ends_once_on_every_path(instrumented, client, fake_llm, one_call
     del stream
     outcome, source = ENDS[end]
     span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == outcome
+    assert instrumented.outcome_label() == outcome
     assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
     assert span.attributes.get(names.ATTR_USAGE_SOURCE) == source
     assert len(fake_llm.requests) - sent == 1
@@ -397,7 +370,7 @@ async def test_async_stream_ends_once(instrumented, aclient, one_call, end) -> N
         assert text_of([event async for event in stream]) == "one two three"
     del stream
     one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == ("error" if end == "error" else "unmarked")
+    assert instrumented.outcome_label() == ("error" if end == "error" else "unmarked")
 
 
 # --- uninstrument ------------------------------------------------------------------------------------

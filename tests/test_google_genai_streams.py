@@ -6,7 +6,6 @@ rounds are checked on the SDK's own chunk types."""
 from __future__ import annotations
 
 import gc
-import logging
 import types as pytypes
 from collections.abc import Iterator
 
@@ -55,27 +54,6 @@ def kwargs(**headers: str) -> dict[str, object]:
     return {"model": MODEL, "contents": "hello", "config": types.GenerateContentConfig(http_options=http)}
 
 
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel, status="ok"):
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(names.CALLS.name) == 1
-        assert tel.total(names.CALLS.name, status=status) == 1
-        return span
-
-    return check
-
-
-def outcome_of(tel):
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
-
-
 def check_usage(span, *, output=13, reasoning=3):
     attrs = span.attributes
     assert attrs[names.ATTR_USAGE_SOURCE] == "provider"
@@ -111,7 +89,7 @@ async def test_async_exhausted_stream(instrumented, aio, one_call) -> None:
     assert "".join([c.text async for c in stream]) == "one two three"
     check_usage(one_call(instrumented))
     otel_tokens.mark_discarded(stream)
-    assert outcome_of(instrumented) == "discarded"
+    assert instrumented.outcome_label() == "discarded"
 
 
 ENDS = {  # how the caller leaves the stream -> the outcome inferred
@@ -138,7 +116,7 @@ def test_stream_ends_once_on_every_path(instrumented, client, one_call, end) -> 
             _ = list(stream)
     del stream
     span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == ENDS[end]
+    assert instrumented.outcome_label() == ENDS[end]
     assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
     if end in ("break_and_drop", "close"):
         check_usage(span, output=6, reasoning=3)  # the usage reported so far: 3 of 10 candidates + 3 thoughts
@@ -160,7 +138,7 @@ async def test_async_stream_ends_once_on_every_path(instrumented, aio, one_call,
             _ = [chunk async for chunk in stream]
     del stream
     span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == {"aclose": "unmarked", "break_and_drop": "unmarked"}.get(
+    assert instrumented.outcome_label() == {"aclose": "unmarked", "break_and_drop": "unmarked"}.get(
         end, ENDS.get(end)
     )
     assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
@@ -178,7 +156,7 @@ async def test_http_error_surfaces_on_iteration(instrumented, client, aio, one_c
             _ = list(client.models.generate_content_stream(**kwargs(**{"x-fake-status": "400"})))
     assert caught.value.code == 400
     one_call(instrumented, "error")
-    assert outcome_of(instrumented) == "error"
+    assert instrumented.outcome_label() == "error"
 
 
 def test_malformed_chunk_fails_the_call(instrumented, client, one_call) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import logging
 import ssl
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -95,11 +94,6 @@ async def drain(stream: Any) -> list[Any]:
     return list(stream)
 
 
-def only_span(tel: Any) -> Any:
-    [span] = tel.finished_spans()
-    return span
-
-
 def check_chat_span(tel: Any, span: Any, fake_llm: Any, *, stream: bool = False) -> None:
     attrs = dict(span.attributes or {})
     assert span.name == f"chat {MODEL}"
@@ -140,13 +134,13 @@ def test_create(instrumented, client, fake_llm) -> None:
     reply = client.chat.completions.create(**chat())
     assert isinstance(reply, groq.types.chat.ChatCompletion)
     assert reply.choices[0].message.content == "one two three"
-    check_chat_span(instrumented, only_span(instrumented), fake_llm)
+    check_chat_span(instrumented, instrumented.only_span(), fake_llm)
 
 
 async def test_async_create(instrumented, aclient, fake_llm) -> None:
     reply = await aclient.chat.completions.create(**chat())
     assert reply.choices[0].message.content == "one two three"
-    check_chat_span(instrumented, only_span(instrumented), fake_llm)
+    check_chat_span(instrumented, instrumented.only_span(), fake_llm)
 
 
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
@@ -157,7 +151,7 @@ async def test_stream_usage_comes_from_x_groq(instrumented, make_client, fake_ll
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "one two three"
     assert chunks[-1].x_groq.usage.prompt_tokens == 30  # the caller sees every chunk, usage one too
     assert fake_llm.requests[-1].body.get("stream_options") is None  # nothing asked on the caller's behalf
-    check_chat_span(instrumented, only_span(instrumented), fake_llm, stream=True)
+    check_chat_span(instrumented, instrumented.only_span(), fake_llm, stream=True)
 
 
 def test_request_attributes_and_tool_call(instrumented, client) -> None:
@@ -172,7 +166,7 @@ def test_request_attributes_and_tool_call(instrumented, client) -> None:
         response_format={"type": "json_object"},
     )
     assert reply.choices[0].message.tool_calls[0].function.name == "lookup"
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.GEN_AI_REQUEST_TEMPERATURE] == 0.3
     assert attrs[n.GEN_AI_REQUEST_TOP_P] == 0.8
     assert attrs[n.GEN_AI_REQUEST_MAX_TOKENS] == 100
@@ -191,7 +185,7 @@ async def test_embeddings_are_unpriced(instrumented, make_client, aio) -> None:
         )
     )
     assert len(reply.data[0].embedding) == 8
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.GEN_AI_OPERATION_NAME] == "embeddings"
     assert attrs[n.GEN_AI_PROVIDER_NAME] == "groq"
     assert attrs[n.GEN_AI_USAGE_INPUT_TOKENS] == 30
@@ -219,7 +213,7 @@ def test_raw_responses(instrumented, client, fake_llm, surface, stream) -> None:
             text = read(raw)
     assert text == "one two three"
     otel_tokens.mark_used(raw)
-    check_chat_span(instrumented, only_span(instrumented), fake_llm, stream=stream)
+    check_chat_span(instrumented, instrumented.only_span(), fake_llm, stream=stream)
     assert instrumented.total(n.OUTCOME_CALLS.name, outcome="used") == 1
 
 
@@ -227,7 +221,7 @@ def test_http_error_is_one_failed_call(instrumented, client) -> None:
     with pytest.raises(groq.InternalServerError) as caught:
         client.chat.completions.create(**chat(**{"x-fake-status": "500"}))
     assert caught.value.status_code == 500
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[n.ERROR_TYPE] == "500"
     assert instrumented.total(n.CALLS.name, status="error") == 1
     assert instrumented.total(n.OUTCOME_CALLS.name, outcome="error") == 1
@@ -236,15 +230,10 @@ def test_http_error_is_one_failed_call(instrumented, client) -> None:
 # --- outcomes --------------------------------------------------------------------------------------
 
 
-def outcome_of(tel: Any) -> str:
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[n.GEN_AI_EVALUATION_SCORE_LABEL]
-
-
 def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
     reply = client.chat.completions.create(**chat())
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 @pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
@@ -255,14 +244,14 @@ def test_dropped_response_is_inferred(instrumented, client, check_outcome, read,
         _ = reply.choices
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
 async def test_stream_verdict(instrumented, aclient, check_outcome) -> None:
     stream = await aclient.chat.completions.create(**chat(), stream=True)
     await drain(stream)
     otel_tokens.mark_discarded(stream)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=TOTAL)
 
 
 # --- the stream lifecycle --------------------------------------------------------------------------
@@ -275,22 +264,6 @@ ENDINGS = {  # ending -> (outcome, usage source)
     "with_exit": ("unmarked", "missing"),
     "gc_unread": ("unread", "missing"),
 }
-
-
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel: Any, status: str = "ok") -> Any:
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(n.CALLS.name) == 1
-        assert tel.total(n.CALLS.name, status=status) == 1
-        return span
-
-    return check
 
 
 @pytest.mark.parametrize("ending", ENDINGS)
@@ -336,7 +309,7 @@ async def test_stream_ends_once(instrumented, make_client, one_call, aio, ending
     del stream  # break_then_drop and gc_unread end when the stream is released
     outcome, source = ENDINGS[ending]
     span = one_call(instrumented, "error" if ending == "error" else "ok")
-    assert outcome_of(instrumented) == outcome
+    assert instrumented.outcome_label() == outcome
     if source is not None:
         assert span.attributes[n.ATTR_USAGE_SOURCE] == source
 

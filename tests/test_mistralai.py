@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import inspect
-import logging
 import ssl
 from typing import Any
 
@@ -61,11 +60,6 @@ def expected_cost(model=MODEL, input_tokens=20, cached=5, output=10):
     return float(calc_price(usage, model, provider_id="mistral").total_price)
 
 
-def only_span(tel):
-    [span] = tel.finished_spans()
-    return span
-
-
 def check_call_span(
     tel, span, *, operation="chat", model=MODEL, stream=False, finish="stop", output_type="text"
 ):
@@ -110,32 +104,32 @@ def test_complete(instrumented, client) -> None:
     reply = client.chat.complete(**args())
     assert isinstance(reply, models.ChatCompletionResponse)
     assert reply.choices[0].message.content == "one two three"
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 async def test_complete_async(instrumented, client) -> None:
     reply = await client.chat.complete_async(**args())
     assert reply.choices[0].message.content == "one two three"
-    check_call_span(instrumented, only_span(instrumented))
+    check_call_span(instrumented, instrumented.only_span())
 
 
 def test_stream(instrumented, client) -> None:
     stream = client.chat.stream(**args())
     assert isinstance(stream, EventStream)
     assert text_of(stream) == "one two three"
-    check_call_span(instrumented, only_span(instrumented), stream=True)
+    check_call_span(instrumented, instrumented.only_span(), stream=True)
 
 
 async def test_stream_async(instrumented, client) -> None:
     stream = await client.chat.stream_async(**args())
     assert isinstance(stream, EventStreamAsync)
     assert text_of([e async for e in stream]) == "one two three"
-    check_call_span(instrumented, only_span(instrumented), stream=True)
+    check_call_span(instrumented, instrumented.only_span(), stream=True)
 
 
 def test_reasoning_tokens_are_within_output(instrumented, client) -> None:
     client.chat.complete(**args("magistral-medium-2509", **{"x-fake-reasoning-tokens": "3"}))
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 10
     assert attrs[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 3
     assert instrumented.total(names.TOKENS.name, token_type="output") == 7
@@ -156,7 +150,7 @@ def test_request_attributes_and_tool_call(instrumented, client) -> None:
         frequency_penalty=0.3,
         response_format={"type": "json_object"},
     )
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
     assert attrs[names.GEN_AI_REQUEST_TEMPERATURE] == 0.2
     assert attrs[names.GEN_AI_REQUEST_TOP_P] == 0.9
@@ -177,8 +171,8 @@ async def test_parse_helpers_are_one_span_each(instrumented, client, check_outco
     parsed = client.chat.parse(Answer, model=MODEL, messages=MSGS, http_headers=parsed_headers)
     assert parsed.choices[0].message.parsed == Answer(x=1)
     otel_tokens.mark_used(parsed)  # the caller's parsed response is the tracked one
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
-    check_call_span(instrumented, only_span(instrumented), output_type="json")
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
+    check_call_span(instrumented, instrumented.only_span(), output_type="json")
     instrumented.spans.clear()
     again = await client.chat.parse_async(Answer, model=MODEL, messages=MSGS, http_headers=parsed_headers)
     assert again.choices[0].message.parsed == Answer(x=1)
@@ -198,7 +192,7 @@ async def test_fim(instrumented, client) -> None:
     fim = {"model": "codestral-2508", "prompt": "def add(", "suffix": "return x", "http_headers": HEADERS}
     assert client.fim.complete(**fim).choices[0].message.content == "one two three"
     check_call_span(
-        instrumented, only_span(instrumented), operation="text_completion", model="codestral-2508"
+        instrumented, instrumented.only_span(), operation="text_completion", model="codestral-2508"
     )
     assert (await client.fim.complete_async(**fim)).choices[0].message.content == "one two three"
     assert text_of(client.fim.stream(**fim)) == "one two three"
@@ -249,7 +243,7 @@ async def test_embeddings(instrumented, client) -> None:
 
 def test_unpriced_model_is_counted(instrumented, client) -> None:
     client.chat.complete(**args("my-private-finetune"))
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[names.ATTR_COST_PRICED] is False
     assert attrs[names.ATTR_COST_USD] == 0.0
     assert instrumented.total(names.UNPRICED_CALLS.name, provider="mistral_ai") == 1
@@ -260,7 +254,7 @@ def test_http_error_is_one_failed_call(instrumented, client) -> None:
     with pytest.raises(errors.SDKError) as caught:
         client.chat.complete(**args(**{"x-fake-status": "429"}))
     assert caught.value.status_code == 429
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[names.ERROR_TYPE] == "429"
     assert instrumented.total(names.CALLS.name, status="error") == 1
     assert instrumented.total(names.OUTCOME_CALLS.name, outcome="error") == 1
@@ -290,7 +284,7 @@ def test_missing_usage(instrumented, client) -> None:
 def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
     reply = client.chat.complete(**args())
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 @pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
@@ -301,38 +295,17 @@ def test_dropped_response_is_inferred(instrumented, client, check_outcome, read,
         _ = reply.choices
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
 def test_stream_verdict(instrumented, client, check_outcome) -> None:
     stream = client.chat.stream(**args())
     assert text_of(stream) == "one two three"
     otel_tokens.mark_discarded(stream)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=TOTAL)
 
 
 # --- the stream lifecycle: one span, ended once ------------------------------------------------------
-
-
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel, status="ok"):
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(names.CALLS.name) == 1
-        assert tel.total(names.CALLS.name, status=status) == 1
-        return span
-
-    return check
-
-
-def outcome_of(tel):
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
 
 
 ENDS = {  # how the caller leaves the stream -> (outcome, usage source)
@@ -366,7 +339,7 @@ def test_stream_ends_once_on_every_path(instrumented, client, one_call, end) -> 
     del stream
     outcome, source = ENDS[end]
     span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == outcome
+    assert instrumented.outcome_label() == outcome
     assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
     assert span.attributes.get(names.ATTR_USAGE_SOURCE) == source
 
@@ -390,7 +363,7 @@ async def test_async_stream_ends_once(instrumented, client, one_call, end) -> No
         assert text_of([event async for event in stream]) == "one two three"
     del stream
     one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == ("error" if end == "error" else "unmarked")
+    assert instrumented.outcome_label() == ("error" if end == "error" else "unmarked")
 
 
 # --- uninstrument ------------------------------------------------------------------------------------

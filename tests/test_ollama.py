@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import inspect
 import json
-import logging
 import ssl
 import sys
 from collections.abc import Callable
@@ -118,11 +117,6 @@ async def settle(result: Any) -> Any:
     return await drain(result) if m.is_stream(result) else result
 
 
-def only_span(tel: Any) -> Any:
-    [span] = tel.finished_spans()
-    return span
-
-
 def check_call_span(tel: Any, span: Any, fake_llm: Any, method: str, *, stream: bool = False) -> None:
     operation, model, _ = METHODS[method]
     attrs = dict(span.attributes or {})
@@ -179,7 +173,7 @@ async def test_every_surface_records_one_call(instrumented, caller, fake_llm, ca
     else:
         assert isinstance(result, ollama.ChatResponse if method == "chat" else ollama.GenerateResponse)
         assert (result.message.content if method == "chat" else result.response) == "one two three"
-    check_call_span(instrumented, only_span(instrumented), fake_llm, method, stream=stream)
+    check_call_span(instrumented, instrumented.only_span(), fake_llm, method, stream=stream)
 
 
 def test_positional_arguments_options_and_format(instrumented, caller) -> None:
@@ -210,7 +204,7 @@ def test_positional_arguments_options_and_format(instrumented, caller) -> None:
 def test_tool_call(instrumented, caller) -> None:
     reply = caller.client(**{"x-fake-tool-call": "lookup"}).chat(model=MODEL, messages=MSGS)
     assert reply.message.tool_calls[0].function.name == "lookup"
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
     assert attrs[n.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
@@ -229,7 +223,7 @@ def test_a_price_file_prices_local_models(priced, caller) -> None:
     tel = priced
     caller.client().chat(model=MODEL, messages=MSGS)
     expected = (12 * 0.10 + 7 * 0.40) / 1_000_000
-    span = only_span(tel)
+    span = tel.only_span()
     assert span.attributes[n.ATTR_COST_USD] == pytest.approx(expected)
     assert span.attributes[n.ATTR_COST_PRICED] is True
     assert tel.total(n.COST_USD.name, provider="ollama") == pytest.approx(expected)
@@ -241,7 +235,7 @@ def test_no_counts_is_missing_usage(instrumented, caller, stream) -> None:
     result = caller.client(**{"x-fake-no-usage": "1"}).chat(model=MODEL, messages=MSGS, stream=stream)
     if stream:
         list(result)
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.ATTR_USAGE_SOURCE] == "missing"
     assert n.GEN_AI_USAGE_INPUT_TOKENS not in attrs
     assert instrumented.points(n.TOKENS.name) == []
@@ -256,7 +250,7 @@ async def test_http_error_is_one_failed_call(instrumented, caller, stream) -> No
         await drain(result)  # a stream sends its request when first iterated
     assert caught.value.status_code == 500
     del result
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[n.ERROR_TYPE] == "500"
     assert span.status.status_code.name == "ERROR"
     assert instrumented.total(n.CALLS.name, status="error") == 1
@@ -266,16 +260,11 @@ async def test_http_error_is_one_failed_call(instrumented, caller, stream) -> No
 # --- outcomes --------------------------------------------------------------------------------------
 
 
-def outcome_of(tel: Any) -> str:
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[n.GEN_AI_EVALUATION_SCORE_LABEL]
-
-
 def test_mark_used_on_a_response(priced, caller, check_outcome) -> None:
     reply = caller.client().chat(model=MODEL, messages=MSGS)
     assert isinstance(reply, ollama.ChatResponse)
     otel_tokens.mark_used(reply)
-    check_outcome(priced, only_span(priced), "used", tokens=TOTAL)
+    check_outcome(priced, priced.only_span(), "used", tokens=TOTAL)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +284,7 @@ def test_dropped_response_is_inferred(priced, caller, check_outcome, method, rea
     del reply
     gc.collect()
     tokens = 12 if method == "embed" else TOTAL
-    check_outcome(priced, only_span(priced), outcome, tokens=tokens)
+    check_outcome(priced, priced.only_span(), outcome, tokens=tokens)
 
 
 async def test_stream_verdict_through_the_sdk_stream(priced, caller, check_outcome) -> None:
@@ -303,7 +292,7 @@ async def test_stream_verdict_through_the_sdk_stream(priced, caller, check_outco
     assert inspect.isasyncgen(stream)
     assert "".join([part.response async for part in stream]) == "one two three"
     otel_tokens.mark_discarded(stream)
-    check_outcome(priced, only_span(priced), "discarded", tokens=TOTAL)
+    check_outcome(priced, priced.only_span(), "discarded", tokens=TOTAL)
 
 
 # --- the stream lifecycle --------------------------------------------------------------------------
@@ -315,22 +304,6 @@ ENDINGS = {  # ending -> (outcome, usage source)
     "close": ("unmarked", "missing"),
     "gc_unread": ("unread", "missing"),
 }
-
-
-@pytest.fixture
-def one_call(caplog):
-    """``one_call(tel, status)``: exactly one span, ended once, one call counted with ``status``."""
-    caplog.set_level(logging.WARNING, logger="opentelemetry.sdk.trace")
-
-    def check(tel: Any, status: str = "ok") -> Any:
-        gc.collect()
-        [span] = tel.finished_spans()
-        assert "ended span" not in caplog.text  # the SDK warns when end() is called twice
-        assert tel.total(n.CALLS.name) == 1
-        assert tel.total(n.CALLS.name, status=status) == 1
-        return span
-
-    return check
 
 
 @pytest.mark.parametrize("ending", ENDINGS)
@@ -361,7 +334,7 @@ async def test_stream_ends_once(instrumented, caller, one_call, surface, ending)
     del stream  # break_then_drop and gc_unread end when the stream is released
     outcome, source = ENDINGS[ending]
     span = one_call(instrumented, "error" if ending == "error" else "ok")
-    assert outcome_of(instrumented) == outcome
+    assert instrumented.outcome_label() == outcome
     if source is not None:
         assert span.attributes[n.ATTR_USAGE_SOURCE] == source
 

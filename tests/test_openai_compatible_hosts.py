@@ -111,11 +111,6 @@ async def make_client(fake_llm):
             await closed
 
 
-def only_span(tel: Any) -> Any:
-    [span] = tel.finished_spans()
-    return span
-
-
 @pytest.mark.parametrize("base_url", HOSTS)
 def test_provider_and_server_come_from_the_host(instrumented, make_client, fake_llm, base_url) -> None:
     provider, host, port = HOSTS[base_url]
@@ -124,7 +119,7 @@ def test_provider_and_server_come_from_the_host(instrumented, make_client, fake_
     )
     assert reply.choices[0].message.content
     assert fake_llm.requests[-1].headers["host"] == (host if port in (80, 443) else f"{host}:{port}")
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.GEN_AI_PROVIDER_NAME] == provider
     assert attrs[n.SERVER_ADDRESS] == host
     assert attrs[n.SERVER_PORT] == port
@@ -151,7 +146,7 @@ def test_cost_uses_the_host_provider_prices(
             PriceUsage(input_tokens=40, output_tokens=10), model, provider_id=price_provider
         ).total_price
     )
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[n.ATTR_COST_PRICED] is True
     assert span.attributes[n.ATTR_COST_USD] == pytest.approx(expected)
     assert instrumented.total(n.COST_USD.name, provider=HOSTS[base_url][0]) == pytest.approx(expected)
@@ -164,7 +159,7 @@ async def test_ollama_openai_endpoint_streams_unpriced(instrumented, make_client
     )
     chunks = [chunk async for chunk in stream]
     assert all(chunk.choices for chunk in chunks)  # the usage chunk otel-tokens asked for stays hidden
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[n.GEN_AI_PROVIDER_NAME] == "ollama"
     assert span.attributes[n.GEN_AI_USAGE_INPUT_TOKENS] == 40
     assert span.attributes[n.ATTR_COST_PRICED] is False

@@ -27,11 +27,6 @@ def chat(client, **kwargs):
     return client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, extra_headers=headers, **kwargs)
 
 
-def only_span(tel):
-    [span] = tel.finished_spans()
-    return span
-
-
 # --- explicit verdicts ---------------------------------------------------------------------------
 
 
@@ -50,7 +45,7 @@ def test_verdict_on_a_response_resolves_it_at_once(instrumented, openai_client, 
     assert instrumented.total(PENDING) == 1
     give(reply)
     # Resolved while the response is still alive: a verdict does not wait for release.
-    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOKENS)
     assert instrumented.total(PENDING) == 0
     del reply
     gc.collect()
@@ -68,7 +63,7 @@ def test_outcome_cost_is_the_calls_price(instrumented, openai_client) -> None:
 
 def test_own_verdict_can_make_a_never_read_output_used(instrumented, openai_client, check_outcome) -> None:
     otel_tokens.mark_used(chat(openai_client))
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOKENS)
 
 
 def test_verdict_on_a_consumed_stream(instrumented, openai_client, check_outcome) -> None:
@@ -77,7 +72,7 @@ def test_verdict_on_a_consumed_stream(instrumented, openai_client, check_outcome
     assert text == "one two three"
     assert instrumented.total(PENDING) == 1
     otel_tokens.mark_discarded(stream)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=TOKENS)
     assert instrumented.total(PENDING) == 0
 
 
@@ -87,7 +82,7 @@ def test_verdict_during_stream_iteration_applies_at_its_end(instrumented, openai
         if i == 0:
             otel_tokens.mark_used(stream)
             assert instrumented.outcome_events() == []  # the call is still running
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOKENS)
 
 
 async def test_async_response_and_stream_verdicts(instrumented, async_openai_client, check_outcome):
@@ -115,14 +110,14 @@ def test_stream_helper_verdict(instrumented, openai_client, check_outcome) -> No
         final = s.get_final_completion()
     assert final.choices[0].message.content == "one two three"
     otel_tokens.mark_used(s)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOKENS)
 
 
 def test_record_outcome_by_response_id(instrumented, openai_client, check_outcome) -> None:
     reply = chat(openai_client)
     response_id = reply.id
     otel_tokens.record_outcome(outcome="used", response_id=response_id)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOKENS)
     with pytest.raises(ValueError, match="no call awaiting an outcome"):
         otel_tokens.record_outcome(outcome="used", response_id=response_id)
 
@@ -136,7 +131,7 @@ def test_second_verdict_is_ignored_with_a_warning(instrumented, openai_client, c
     with pytest.warns(RuntimeWarning, match="already has an outcome") as caught:
         otel_tokens.mark_discarded(reply)
     assert caught[0].filename == __file__  # the warning points at the app's line, not ours
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOKENS)
     assert instrumented.total(names.OUTCOME_CALLS.name) == 1
 
 
@@ -147,7 +142,7 @@ def test_second_verdict_during_stream_iteration_is_ignored(instrumented, openai_
     with pytest.warns(RuntimeWarning, match="this stream already has an outcome"):
         otel_tokens.mark_used(stream)
     list(stream)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=TOKENS)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +192,7 @@ def test_response_dropped_unread_is_unread(instrumented, openai_client, check_ou
     assert instrumented.total(PENDING) == 1
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), "unread", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "unread", tokens=TOKENS)
     assert instrumented.total(PENDING) == 0
 
 
@@ -206,14 +201,14 @@ def test_response_read_and_dropped_is_unmarked(instrumented, openai_client, chec
     assert reply.choices[0].message.content
     del reply
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), "unmarked", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "unmarked", tokens=TOKENS)
 
 
 def test_stream_never_iterated_is_unread(instrumented, openai_client, check_outcome) -> None:
     stream = chat(openai_client, stream=True)
     del stream
     gc.collect()
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     # No chunk was read, so the provider's usage never arrived: the tokens are unknown (0).
     assert span.attributes["otel_tokens.usage.source"] == "missing"
     check_outcome(instrumented, span, "unread", tokens=0)
@@ -226,13 +221,13 @@ def test_stream_iterated_and_dropped_is_unmarked(instrumented, openai_client, ch
     assert instrumented.outcome_events() == []  # finished, but still alive: someone may judge it
     del stream
     gc.collect()
-    check_outcome(instrumented, only_span(instrumented), "unmarked", tokens=TOKENS)
+    check_outcome(instrumented, instrumented.only_span(), "unmarked", tokens=TOKENS)
 
 
 def test_failed_call_resolves_as_error(instrumented, openai_client, check_outcome) -> None:
     with pytest.raises(openai.InternalServerError):
         chat(openai_client, extra_headers={"x-fake-status": "500"})
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     check_outcome(instrumented, span, "error", tokens=0)
     assert instrumented.total(names.CALLS.name, status="error") == 1
     assert instrumented.total(PENDING) == 0
@@ -242,7 +237,7 @@ def test_failed_stream_resolves_as_error(instrumented, openai_client, check_outc
     stream = chat(openai_client, stream=True, extra_headers={"x-fake-stream-error-after": "1"})
     with pytest.raises(openai.APIConnectionError):
         list(stream)
-    check_outcome(instrumented, only_span(instrumented), "error", tokens=0)
+    check_outcome(instrumented, instrumented.only_span(), "error", tokens=0)
     assert instrumented.total(names.CALLS.name, status="error") == 1
     with pytest.warns(RuntimeWarning, match="already has an outcome"):
         otel_tokens.mark_used(stream)

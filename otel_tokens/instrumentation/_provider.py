@@ -49,6 +49,9 @@ class Endpoint:
     hidden_chunk: Callable[[Request, Any], bool] = field(default=lambda request, chunk: False)
     # Skip instrumenting this call (e.g. a method that is not a billed LLM call for these arguments).
     skip: Callable[[dict[str, Any]], bool] = field(default=lambda kwargs: False)
+    # Names of leading parameters callers may pass positionally (module functions like LiteLLM's
+    # ``completion(model, messages)``): the wrapper passes them by name.
+    positional: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

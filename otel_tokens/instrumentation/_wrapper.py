@@ -18,7 +18,9 @@ from opentelemetry.context import Context
 
 from .. import errors
 from .. import runtime as runtime_module
+from ..outcomes import OutcomeTracker, PendingCall
 from ..recorder import Call
+from ..records import Response
 from ..runtime import Runtime
 from ..tasks import BudgetExceeded
 from ._provider import Endpoint, Library
@@ -48,6 +50,8 @@ def in_call() -> bool:
     return context.get_value(_IN_CALL_KEY) is True
 
 
+# Builds the caller's view of a finished response: (result, pending call, tracker) -> proxy.
+ProxyFactory = Callable[[Any, PendingCall, OutcomeTracker], Any]
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
@@ -109,8 +113,16 @@ def _finish(
         response = endpoint.read_response(result)
     except Exception as exc:  # noqa: BLE001
         errors.report("response", exc)
-        _complete_quietly(runtime, call)
+        complete_quietly(runtime, call)
         return result
+    return track_response(runtime, call, result, response, proxy_cls)
+
+
+def track_response(
+    runtime: Runtime, call: Call, result: Any, response: Response | None, proxy_cls: ProxyFactory
+) -> Any:
+    """End the call with ``response`` and hand back ``result`` in a read-tracking proxy (or
+    ``result`` itself when reads are not tracked or anything fails)."""
     try:
         pending = runtime.complete(call, response)
     except Exception as exc:  # noqa: BLE001
@@ -125,7 +137,8 @@ def _finish(
         return result
 
 
-def _complete_quietly(runtime: Runtime, call: Call) -> None:
+def complete_quietly(runtime: Runtime, call: Call) -> None:
+    """End the call without a response (usage missing); never raises."""
     try:
         runtime.complete(call, None)
     except Exception as exc:  # noqa: BLE001
@@ -153,7 +166,7 @@ def _track_raw(
         return _finish(runtime, endpoint, proxy_cls, call, parsed, parsed=True)
 
     def on_unparsed_end() -> None:
-        _complete_quietly(runtime, call)
+        complete_quietly(runtime, call)
 
     cls = TrackedAsyncRaw if inspect.iscoroutinefunction(type(raw).parse) else TrackedRaw
     proxy = cls(raw, on_parsed, on_unparsed_end)
@@ -166,15 +179,28 @@ def _track_raw(
     return proxy
 
 
+def _by_name(
+    names: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Leading positional arguments passed by name instead (``completion("gpt-4o", msgs)`` is
+    ``completion(model="gpt-4o", messages=msgs)``), so mapping and fingerprint see one shape."""
+    if len(args) <= len(names) and not kwargs.keys() & set(names[: len(args)]):
+        return (), {**dict(zip(names, args, strict=False)), **kwargs}
+    return args, kwargs
+
+
 def make_wrapper(library: Library, endpoint: Endpoint) -> Wrapper:
     """The ``wrapt`` wrapper for one endpoint of ``library``."""
     proxy_cls = response_proxy_class(library.content_attributes)
+    positional = endpoint.positional
 
     if endpoint.is_async:
 
         async def async_wrapper(
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
+            if positional and args:
+                args, kwargs = _by_name(positional, args, kwargs)
             started = _start(endpoint, instance, args, kwargs)
             if started is None:
                 return await wrapped(*args, **kwargs)
@@ -191,24 +217,46 @@ def make_wrapper(library: Library, endpoint: Endpoint) -> Wrapper:
 
         return async_wrapper
 
+    def finish(runtime: Runtime, call: Call, result: Any) -> Any:
+        return _finish(runtime, endpoint, proxy_cls, call, result)
+
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        started = _start(endpoint, instance, args, kwargs)
-        if started is None:
-            return wrapped(*args, **kwargs)
-        runtime, call, call_kwargs = started
-        token = _enter(call)
-        try:
-            result = wrapped(*args, **call_kwargs)
-        except BaseException as exc:
-            _record_failure(runtime, call, exc)
-            raise
-        finally:
-            _exit(token)
-        return _finish(runtime, endpoint, proxy_cls, call, result)
+        if positional and args:
+            args, kwargs = _by_name(positional, args, kwargs)
+        return guarded_call(
+            endpoint, instance, args, kwargs, lambda call_kwargs: wrapped(*args, **call_kwargs), finish
+        )
 
     return wrapper
 
 
-__all__ = ["make_wrapper", "StreamSession"]
+def guarded_call(
+    endpoint: Endpoint,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    send: Callable[[dict[str, Any]], Any],
+    finish: Callable[[Runtime, Call, Any], Any],
+) -> Any:
+    """One instrumented sync call: start it under guards (request, budget, repeat, span), run
+    ``send(call_kwargs)`` (the user's call) outside any guard with the call current, record its
+    exception and re-raise the same object, then let ``finish`` choose what the caller gets.
+    ``finish`` must never raise. Provider modules with their own dispatch (botocore) use it too."""
+    started = _start(endpoint, instance, args, kwargs)
+    if started is None:
+        return send(kwargs)
+    runtime, call, call_kwargs = started
+    token = _enter(call)
+    try:
+        result = send(call_kwargs)
+    except BaseException as exc:
+        _record_failure(runtime, call, exc)
+        raise
+    finally:
+        _exit(token)
+    return finish(runtime, call, result)
+
+
+__all__ = ["StreamSession", "complete_quietly", "guarded_call", "make_wrapper", "track_response"]

@@ -125,7 +125,7 @@ def read_message(result: Any) -> Response:
         model=getattr(result, "model", None),
         finish_reasons=(str(stop_reason),) if stop_reason else (),
         usage=message_usage(getattr(result, "usage", None)),
-        output_messages=[_block(b) for b in getattr(result, "content", None) or ()],
+        output_messages=lambda: [_block(b) for b in getattr(result, "content", None) or ()],
     )
 
 

@@ -20,7 +20,7 @@ from ...records import Response
 from ...runtime import Runtime
 from .._provider import Endpoint
 from .._streams import StreamSession
-from .._wrapper import _enter, _exit, _record_failure, _start
+from .._wrapper import complete_quietly, guarded_call, track_response
 from . import invoke, mapping
 from .fingerprint import fingerprint_view
 from .tracking import ConverseResponse, InvokeModelResponse, TrackedBody, TrackedDict, TrackedEventStream
@@ -36,13 +36,6 @@ class Operation:
     finish: Finish
 
 
-def _complete_empty(runtime: Runtime, call: Call) -> None:
-    try:
-        runtime.complete(call, None)
-    except Exception as exc:  # noqa: BLE001
-        errors.report("recording", exc)
-
-
 def _read(endpoint: Endpoint, call: Call, result: Any) -> Response | None:
     try:
         response = endpoint.read_response(result)
@@ -51,24 +44,6 @@ def _read(endpoint: Endpoint, call: Call, result: Any) -> Response | None:
         errors.report("response", exc)
         return None
     return response
-
-
-def _track_response(
-    cls: type[TrackedDict], runtime: Runtime, call: Call, result: Any, response: Response | None
-) -> Any:
-    """End the call now; the caller gets a dict that notes reads of its content keys."""
-    try:
-        pending = runtime.complete(call, response)
-    except Exception as exc:  # noqa: BLE001
-        errors.report("recording", exc)
-        return result
-    if pending is None or not runtime.settings.track_reads:
-        return result
-    try:
-        return cls(result, pending, runtime.tracker)
-    except Exception as exc:  # noqa: BLE001
-        errors.report("read_tracking", exc)
-        return result
 
 
 def _track_under(key: str, proxy: type[TrackedEventStream | TrackedBody]) -> Finish:
@@ -87,7 +62,7 @@ def _track_under(key: str, proxy: type[TrackedEventStream | TrackedBody]) -> Fin
             tracked[key] = proxy(result[key], session)
         except Exception as exc:  # noqa: BLE001
             errors.report("response", exc)
-            _complete_empty(runtime, call)
+            complete_quietly(runtime, call)
             return result
         return tracked
 
@@ -95,7 +70,7 @@ def _track_under(key: str, proxy: type[TrackedEventStream | TrackedBody]) -> Fin
 
 
 def _finish_converse(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any) -> Any:
-    return _track_response(ConverseResponse, runtime, call, result, _read(endpoint, call, result))
+    return track_response(runtime, call, result, _read(endpoint, call, result), ConverseResponse)
 
 
 _finish_from_body = _track_under("body", TrackedBody)
@@ -106,7 +81,7 @@ def _finish_invoke(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any
     response = _read(endpoint, call, result)
     if response is not None and response.usage is None:
         return _finish_from_body(runtime, endpoint, call, result)
-    return _track_response(InvokeModelResponse, runtime, call, result, response)
+    return track_response(runtime, call, result, response, InvokeModelResponse)
 
 
 def _read_headers(result: Any) -> Response:
@@ -160,24 +135,17 @@ def _call(
     except Exception as exc:  # noqa: BLE001
         errors.report("fingerprint", exc)
         view = params
-    started = _start(operation.endpoint, instance, args, view)
-    if started is None:
-        return wrapped(*args, **kwargs)
-    runtime, call, _ = started
-    token = _enter(call)
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _record_failure(runtime, call, exc)
-        raise
-    finally:
-        _exit(token)
-    try:
-        return operation.finish(runtime, operation.endpoint, call, result)
-    except Exception as exc:  # noqa: BLE001 - the finishers guard their stages; this is the last net
-        errors.report("response", exc)
-        _complete_empty(runtime, call)
-        return result
+
+    def finish(runtime: Runtime, call: Call, result: Any) -> Any:
+        try:
+            return operation.finish(runtime, operation.endpoint, call, result)
+        except Exception as exc:  # noqa: BLE001 - the finishers guard their stages; this is the last net
+            errors.report("response", exc)
+            complete_quietly(runtime, call)
+            return result
+
+    # The fingerprint view stands in for kwargs (botocore passes the params positionally).
+    return guarded_call(operation.endpoint, instance, args, view, lambda _: wrapped(*args, **kwargs), finish)
 
 
 def make_api_call_wrapper(

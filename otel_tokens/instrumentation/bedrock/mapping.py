@@ -165,7 +165,7 @@ def read_converse(result: Any) -> Response:
     return Response(
         finish_reasons=(str(stop_reason),) if stop_reason else (),
         usage=converse_usage(result.get("usage")),
-        output_messages=[_block(b) for b in message.get("content") or ()],
+        output_messages=lambda: [_block(b) for b in message.get("content") or ()],
     )
 
 

@@ -152,7 +152,7 @@ def read_chat(result: Any) -> Response:
         response_id=getattr(result, "id", None),
         finish_reasons=(str(finish),) if finish else (),
         usage=usage_of(getattr(result, "usage", None)),
-        output_messages=_output(getattr(result, "message", None)),
+        output_messages=lambda: _output(getattr(result, "message", None)),
     )
 
 

@@ -196,7 +196,7 @@ def read_generate_response(result: Any, requests: Iterable[Any] = ()) -> Respons
         model=getattr(result, "model_version", None),
         finish_reasons=tuple(r for r in map(finish_reason, candidates) if r),
         usage=usage,
-        output_messages=_output(candidates),
+        output_messages=lambda: _output(candidates),
     )
 
 

@@ -17,14 +17,11 @@ set, and ``instrument()`` must cost neither. A function imported by name before 
 
 from __future__ import annotations
 
-import functools
 from typing import Final
 
-from .._base import LLMInstrumentor, WrapperFactory
+from .._base import LLMInstrumentor
 from .._provider import Endpoint, Library
-from .._wrapper import Wrapper, make_wrapper
 from . import mapping as m
-from .wrappers import keyword_arguments, sync_stream_wrapper
 
 # Attribute paths from the ``litellm`` package: its own functions and those of ``litellm.main``.
 _OWNERS: Final = ("", "main.")
@@ -57,20 +54,13 @@ LIBRARY: Final = Library(
             is_stream=m.is_stream,
             hidden_chunk=m.hidden_usage_chunk,
             skip=m.not_a_logical_call,
+            positional=_LEADING[function],
         )
         for owner in _OWNERS
         for function, (is_async, read_request, read_response) in _FUNCTIONS.items()
     ),
     content_attributes=m.CONTENT_ATTRIBUTES,
 )
-
-
-def _wrapper(endpoint: Endpoint) -> Wrapper:
-    function = endpoint.qualname.rpartition(".")[2]
-    wrapper = make_wrapper(LIBRARY, endpoint)
-    if function == "completion":
-        wrapper = sync_stream_wrapper(endpoint, wrapper)
-    return keyword_arguments(_LEADING[function], wrapper)
 
 
 class LiteLLMInstrumentor(LLMInstrumentor):
@@ -83,6 +73,3 @@ class LiteLLMInstrumentor(LLMInstrumentor):
     """
 
     library = LIBRARY
-
-    def patches(self) -> list[tuple[Endpoint, WrapperFactory]]:
-        return [(endpoint, functools.partial(_wrapper, endpoint)) for endpoint in LIBRARY.endpoints]

@@ -163,7 +163,7 @@ def read_completion_response(result: Any) -> Response:
         model=getattr(result, "model", None) or None,
         finish_reasons=tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)),
         usage=usage(getattr(result, "usage", None)),
-        output_messages=[_message_text(c) for c in choices],
+        output_messages=lambda: [_message_text(c) for c in choices],
     )
 
 

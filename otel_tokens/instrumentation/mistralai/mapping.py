@@ -145,7 +145,7 @@ def read_completion(result: Any) -> Response:
         model=getattr(result, "model", None),
         finish_reasons=tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)),
         usage=usage_of(getattr(result, "usage", None)),
-        output_messages=[_choice_output(c) for c in choices],
+        output_messages=lambda: [_choice_output(c) for c in choices],
     )
 
 

@@ -119,7 +119,7 @@ def read_response(result: Any) -> Response:
         model=getattr(result, "model", None),
         finish_reasons=(str(reason),) if reason else (),
         usage=usage_of(result),
-        output_messages=_output(result),
+        output_messages=lambda: _output(result),
     )
 
 

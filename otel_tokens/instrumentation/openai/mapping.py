@@ -138,7 +138,7 @@ def read_chat_response(result: Any) -> Response:
         model=getattr(result, "model", None),
         finish_reasons=tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)),
         usage=chat_usage(getattr(result, "usage", None)),
-        output_messages=[_choice_text(c) for c in choices],
+        output_messages=lambda: [_choice_text(c) for c in choices],
     )
 
 
@@ -154,15 +154,8 @@ def read_responses_response(result: Any) -> Response:
         model=getattr(result, "model", None),
         finish_reasons=(str(status),) if status else (),
         usage=responses_usage(getattr(result, "usage", None)),
-        output_messages=_output_text(result),
+        output_messages=lambda: getattr(result, "output_text", None),
     )
-
-
-def _output_text(result: Any) -> Any:
-    try:  # an SDK property: if it fails, the call keeps its usage
-        return getattr(result, "output_text", None)
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def read_embeddings_response(result: Any) -> Response:
