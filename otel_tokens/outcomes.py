@@ -111,7 +111,7 @@ class OutcomeTracker:
         self._compact_at: weakref.WeakKeyDictionary[TaskRun, int] = weakref.WeakKeyDictionary()
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
-        recorder.pending_source = self.pending_count
+        recorder.set_pending_source(self.pending_count)
 
     # --- registration ------------------------------------------------------------------------------
     def register(self, pending: PendingCall) -> None:

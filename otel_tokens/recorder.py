@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry._logs import Logger, LoggerProvider, get_logger
-from opentelemetry.metrics import CallbackOptions, Counter, Histogram, MeterProvider, Observation, get_meter
+from opentelemetry.metrics import Histogram, MeterProvider, get_meter
 from opentelemetry.trace import NonRecordingSpan, Span, SpanKind, Status, StatusCode, TracerProvider
 
 from . import names
 from .config import Settings
+from .counters import SummedCounter, gauge_source, summed_counter
 from .pricing import PriceBook
 from .records import MISSING_USAGE, Request, Response, Usage
 from .tasks import LabelCap, TaskRun, current_labels
@@ -83,8 +84,6 @@ class Recorder:
     ) -> None:
         self.settings = settings
         self.prices = prices
-        # Set by the outcome tracker: how many calls await an outcome (read at collection time).
-        self.pending_source: Callable[[], int] | None = None
         self.tracer = trace.get_tracer(
             names.INSTRUMENTATION_NAME, _VERSION, tracer_provider, names.SCHEMA_URL
         )
@@ -92,18 +91,19 @@ class Recorder:
         self.logger: Logger = get_logger(
             names.INSTRUMENTATION_NAME, _VERSION, logger_provider, names.SCHEMA_URL
         )
-        self.instruments: dict[str, Counter | Histogram] = {}
+        counters: dict[str, SummedCounter] = {}
+        histograms: dict[str, Histogram] = {}
         for spec in names.METRICS:
             if spec.kind == "counter":
-                self.instruments[spec.name] = meter.create_counter(spec.name, spec.unit, spec.description)
+                counters[spec.name] = summed_counter(meter, spec)
             elif spec.kind == "gauge":
-                meter.create_observable_gauge(spec.name, [self._observe_pending], spec.unit, spec.description)
+                self._pending = gauge_source(meter, spec)
             else:
                 buckets = names.TOKEN_BUCKETS if spec.unit == "{token}" else names.DURATION_BUCKETS
-                self.instruments[spec.name] = meter.create_histogram(
+                histograms[spec.name] = meter.create_histogram(
                     spec.name, spec.unit, spec.description, explicit_bucket_boundaries_advisory=list(buckets)
                 )
-        c = self.instruments
+        c = counters
         self._tokens = c[names.TOKENS.name]
         self._cost = c[names.COST_USD.name]
         self._calls = c[names.CALLS.name]
@@ -118,31 +118,31 @@ class Recorder:
         self._repeat_tokens = c[names.REPEAT_TOKENS.name]
         self._runaway = c[names.RUNAWAY_RUNS.name]
         self._budget_blocks = c[names.BUDGET_BLOCKS.name]
-        self._token_usage = c[names.TOKEN_USAGE.name]
-        self._duration = c[names.OPERATION_DURATION.name]
-        self._ttfc = c[names.TIME_TO_FIRST_CHUNK.name]
+        self._token_usage = histograms[names.TOKEN_USAGE.name]
+        self._duration = histograms[names.OPERATION_DURATION.name]
+        self._ttfc = histograms[names.TIME_TO_FIRST_CHUNK.name]
         limit = settings.max_label_values
         self.caps = {label: LabelCap(label, limit, self._count_overflow) for label in names.CAPPED_LABELS}
 
     # --- counters used by other modules ------------------------------------------------------------
     def count_internal_error(self, stage: str) -> None:
-        self._internal.add(1, {names.LABEL_STAGE: stage})  # type: ignore[union-attr]
+        self._internal.add(1, {names.LABEL_STAGE: stage})
 
     def _count_overflow(self, label: str) -> None:
-        self._overflows.add(1, {names.LABEL_LABEL: label})  # type: ignore[union-attr]
+        self._overflows.add(1, {names.LABEL_LABEL: label})
 
-    def _observe_pending(self, options: CallbackOptions) -> list[Observation]:
-        source = self.pending_source
-        return [Observation(source() if source is not None else 0)]
+    def set_pending_source(self, source: Callable[[], int]) -> None:
+        """How many calls await an outcome, read at collection time."""
+        self._pending.source = source
 
     def count_rejected_ref(self, reason: str) -> None:
-        self._rejected_refs.add(1, {"reason": reason})  # type: ignore[union-attr]
+        self._rejected_refs.add(1, {"reason": reason})
 
     def count_budget_block(self, run: TaskRun) -> None:
-        self._budget_blocks.add(1, self._run_labels(run))  # type: ignore[union-attr]
+        self._budget_blocks.add(1, self._run_labels(run))
 
     def count_runaway(self, run: TaskRun) -> None:
-        self._runaway.add(1, self._run_labels(run))  # type: ignore[union-attr]
+        self._runaway.add(1, self._run_labels(run))
 
     def _run_labels(self, run: TaskRun) -> dict[str, str]:
         return {
@@ -276,7 +276,7 @@ class Recorder:
         request = call.request
         elapsed = time.perf_counter() - call.start
         status = names.CallStatus.ERROR.value if error else names.CallStatus.OK.value
-        self._calls.add(1, {**labels, names.LABEL_STATUS: status})  # type: ignore[union-attr]
+        self._calls.add(1, {**labels, names.LABEL_STATUS: status})
         semconv: dict[str, Any] = {
             names.GEN_AI_OPERATION_NAME: request.operation,
             names.GEN_AI_PROVIDER_NAME: request.provider,
@@ -291,17 +291,15 @@ class Recorder:
             semconv[names.SERVER_PORT] = request.server_port
         if error:
             semconv[names.ERROR_TYPE] = error
-        self._duration.record(elapsed, semconv)  # type: ignore[union-attr]
+        self._duration.record(elapsed, semconv)
         if call.first_chunk_at is not None:
-            self._ttfc.record(call.first_chunk_at - call.start, semconv)  # type: ignore[union-attr]
+            self._ttfc.record(call.first_chunk_at - call.start, semconv)
         if usage.source is names.UsageSource.MISSING:
             return
         total = self._record_usage(labels, usage, cost)
-        self._token_usage.record(usage.input_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "input"})  # type: ignore[union-attr]
+        self._token_usage.record(usage.input_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "input"})
         if request.operation != "embeddings":
-            self._token_usage.record(  # type: ignore[union-attr]
-                usage.output_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "output"}
-            )
+            self._token_usage.record(usage.output_tokens, {**semconv, names.GEN_AI_TOKEN_TYPE: "output"})
         if call.repeat:
             self.record_repeat(labels, total)
         run = call.run
@@ -336,11 +334,11 @@ class Recorder:
         counts = usage.counts()
         for token_type, count in zip(names.TOKEN_TYPES, counts, strict=True):
             if count:
-                self._tokens.add(count, {**labels, names.LABEL_TOKEN_TYPE: token_type})  # type: ignore[union-attr]
+                self._tokens.add(count, {**labels, names.LABEL_TOKEN_TYPE: token_type})
         if cost is None:
-            self._unpriced.add(1, labels)  # type: ignore[union-attr]
+            self._unpriced.add(1, labels)
         elif cost:
-            self._cost.add(cost, labels)  # type: ignore[union-attr]
+            self._cost.add(cost, labels)
         return sum(counts)
 
     # --- calls traced by another instrumentation (otel_tokens.processor) ---------------------------
@@ -356,7 +354,7 @@ class Recorder:
         model = response.model or request.model or "unknown"
         labels = self._labels(request, model, task, team)
         status = names.CallStatus.ERROR.value if error_type else names.CallStatus.OK.value
-        self._calls.add(1, {**labels, names.LABEL_STATUS: status})  # type: ignore[union-attr]
+        self._calls.add(1, {**labels, names.LABEL_STATUS: status})
         cost = (
             None
             if error_type or usage.source is names.UsageSource.MISSING
@@ -386,18 +384,18 @@ class Recorder:
             )
 
     def record_repeat(self, labels: dict[str, str], tokens: int) -> None:
-        self._repeat_calls.add(1, labels)  # type: ignore[union-attr]
+        self._repeat_calls.add(1, labels)
         if tokens:
-            self._repeat_tokens.add(tokens, labels)  # type: ignore[union-attr]
+            self._repeat_tokens.add(tokens, labels)
 
     # --- outcomes ----------------------------------------------------------------------------------
     def emit_outcome(self, pending: PendingCall, outcome: str) -> None:
         labels = {**pending.labels, names.LABEL_OUTCOME: outcome}
-        self._outcome_calls.add(1, labels)  # type: ignore[union-attr]
+        self._outcome_calls.add(1, labels)
         if pending.tokens:
-            self._outcome_tokens.add(pending.tokens, labels)  # type: ignore[union-attr]
+            self._outcome_tokens.add(pending.tokens, labels)
         if pending.cost_usd:
-            self._outcome_cost.add(pending.cost_usd, labels)  # type: ignore[union-attr]
+            self._outcome_cost.add(pending.cost_usd, labels)
         attributes: dict[str, Any] = {
             names.GEN_AI_EVALUATION_NAME: names.EVALUATION_NAME,
             names.GEN_AI_EVALUATION_SCORE_LABEL: outcome,
