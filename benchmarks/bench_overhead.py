@@ -37,13 +37,18 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from chunk_overhead import per_chunk_us
 from floor import Floor
-from mock_llm import CHUNKS, anthropic_clients, openai_clients
+from mock_llm import CHUNKS, MESSAGES, anthropic_clients, openai_clients
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
+# The anthropic SDK (2.x) traces itself whenever a valid span is current, as otel-tokens' call
+# span is during the call and a floor's unattached span is not: ~85 us per call on this machine,
+# all of it the SDK's. Off for every variant (set ANTHROPIC_OPEN_TELEMETRY=true to include it).
+os.environ.setdefault("ANTHROPIC_OPEN_TELEMETRY", "false")
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = {
     "openai-v2": ("peers-openai-v2", "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor"),
@@ -236,6 +241,38 @@ def _print_table(
             print(f"{variant:<16}{surface:<24}{median:>11.1f}{p99:>10.1f}{overhead:>13.1f}{ratio:>9}")
 
 
+def isolated_per_chunk(rounds: int) -> dict[str, float]:
+    """Per-chunk cost of otel-tokens' stream proxy alone (``chunk_overhead``), per SDK."""
+    from otel_tokens.instrumentation import anthropic as anthropic_instrumentation
+    from otel_tokens.instrumentation import openai as openai_instrumentation
+
+    sync, _ = openai_clients()
+    a_sync, _ = anthropic_clients()
+    chat = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
+    usage = {**chat, "stream_options": {"include_usage": True}}
+    claude = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": MESSAGES, "stream": True}
+    cases = {
+        "openai": (openai_instrumentation.LIBRARY, "Completions.create", sync.chat.completions, usage),
+        "openai, hiding the usage chunk it asked for": (
+            openai_instrumentation.LIBRARY,
+            "Completions.create",
+            sync.chat.completions,
+            chat,
+        ),
+        "anthropic": (anthropic_instrumentation.LIBRARY, "Messages.create", a_sync.messages, claude),
+    }
+    chunks = {
+        "openai": list(sync.chat.completions.create(**usage)),
+        "anthropic": list(a_sync.messages.create(**claude)),
+    }
+    found = {}
+    with _otel_tokens():
+        for name, (library, qualname, instance, kwargs) in cases.items():
+            replayed = chunks[name.split(",")[0]]
+            found[name] = per_chunk_us(library, qualname, instance, kwargs, replayed, rounds=rounds)
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,12 +318,21 @@ def main() -> int:
         ("anthropic", "anthropic stream", "anthropic sync"),
     ):
         per_chunk = ((ours[stream][0] - plain[stream][0]) - (ours[call][0] - plain[call][0])) / CHUNKS
-        print(f"per-chunk stream overhead, {provider} (same request): {per_chunk:.2f} us")
+        print(
+            f"stream overhead minus non-streamed overhead, per chunk, {provider} (end to end; includes "
+            f"what a stream costs once, e.g. the time-to-first-chunk histogram): {per_chunk:.2f} us"
+        )
     injected = (
         (ours["openai stream"][0] - plain["openai stream"][0])
         - (ours["openai sync"][0] - plain["openai sync"][0])
     ) / CHUNKS
-    print(f"per-chunk, openai, incl. the SDK parsing the usage chunk otel-tokens asks for: {injected:.2f} us")
+    print(
+        f"  the same, openai, incl. the SDK parsing the usage chunk otel-tokens asks for: {injected:.2f} us"
+    )
+    for name, value in isolated_per_chunk(rounds=3 if args.quick else 15).items():
+        print(
+            f"per-chunk overhead, isolated (SDK chunk objects replayed, 1100 vs 100 chunks), {name}: {value:.2f} us"
+        )
     repeat = 1 if args.quick else 5
     print(
         f"import + init, SDKs already imported by the app: {_import_init_ms('import openai, anthropic', repeat):.0f} ms"

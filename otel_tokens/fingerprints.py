@@ -65,9 +65,11 @@ def canonical(provider: str, operation: str, kwargs: dict[str, Any]) -> bytes:
         for k, v in kwargs.items()
         if k not in _IGNORED and v is not None and type(v).__name__ not in ("NotGiven", "Omit")
     }
-    return json.dumps(
-        [provider, operation, body], sort_keys=True, separators=(",", ":"), default=_plain, ensure_ascii=False
-    ).encode()
+    return _ENCODER.encode([provider, operation, body]).encode()
+
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain, ensure_ascii=False)
 
 
 class RepeatDetector:

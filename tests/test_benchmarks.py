@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,14 @@ def test_overhead_harness_reports_every_variant() -> None:
         assert "openai sync" in surfaces and "anthropic async stream" in surfaces, (variant, surfaces)
     for peer in ("openai-v2", "openllmetry"):  # measured when its environment exists, else said so
         assert any(row and row[0] in (peer, f"{peer}:") for row in rows), peer
-    assert out.count("per-chunk stream overhead") == 2
+    assert out.count("stream overhead minus non-streamed overhead, per chunk") == 2
+    isolated = [
+        line.rsplit(":", 1)[1] for line in out.splitlines() if line.startswith("per-chunk overhead, isolated")
+    ]
+    assert len(isolated) == 3, out
+    assert all(value.endswith(" us") and math.isfinite(float(value.split()[0])) for value in isolated), (
+        isolated
+    )
     assert "import + init, SDKs already imported by the app" in out
 
 

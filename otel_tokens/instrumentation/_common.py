@@ -37,9 +37,15 @@ MAX_TOKENS: Final = 2**32
 def given(value: Any) -> Any:
     """``value``, or None for the SDKs' "not given" sentinels (``NOT_GIVEN``, ``omit``, Mistral's
     ``UNSET``, Cohere's ``...``)."""
-    if value is None or value is Ellipsis or type(value).__name__ in ("NotGiven", "Omit", "Unset"):
+    kind = type(value)
+    if kind in _PLAIN:  # the common case, decided without the name lookup
+        return value
+    if value is None or value is Ellipsis or kind.__name__ in ("NotGiven", "Omit", "Unset"):
         return None
     return value
+
+
+_PLAIN: Final = frozenset({str, int, float, bool, list, dict, tuple})
 
 
 def as_int(value: Any) -> int:

@@ -6,6 +6,7 @@ SDK version and OpenAI-compatible servers reached through it.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Final
 
 from ... import names as n
@@ -233,9 +234,24 @@ def no_hidden_chunk(request: Request, chunk: Any) -> bool:
 
 
 def is_stream(result: Any) -> bool:
-    # A peer's stream wrapper (OpenLLMetry's, openai-v2's) around the SDK's stream hides its type.
     cls = type(result)
+    try:
+        return _stream_classes[cls]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable class: decide without the cache
+        return _is_stream_class(cls)
+    found = _stream_classes[cls] = _is_stream_class(cls)
+    return found
+
+
+def _is_stream_class(cls: type) -> bool:
+    # A peer's stream wrapper (OpenLLMetry's, openai-v2's) around the SDK's stream hides its type.
+    # (hasattr on a pydantic model class raises inside its metaclass: worth caching per class.)
     return cls.__name__ in _STREAM_TYPES or hasattr(cls, "__next__") or hasattr(cls, "__anext__")
+
+
+_stream_classes: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def raw_kind(result: Any) -> RawKind | None:
