@@ -20,17 +20,22 @@ from opentelemetry.trace import SpanKind
 PRICE_PER_TOKEN = 0.3e-6
 
 
-def _usage_of(item: Any) -> tuple[int, int] | None:
+def _openai_usage(item: Any) -> tuple[int, int] | None:
     """(input, output) tokens if this response or chunk carries usage."""
-    usage = getattr(item, "usage", None)
-    if usage is None:
-        message = getattr(item, "message", None)  # anthropic message_start
-        usage = getattr(message, "usage", None)
-    if usage is None:
+    usage = item.usage
+    return None if usage is None else (usage.prompt_tokens, usage.completion_tokens)
+
+
+def _anthropic_usage(item: Any) -> tuple[int, int] | None:
+    """(input, output) tokens of a message, or of a stream event that carries them."""
+    kind = getattr(item, "type", None)
+    if kind == "message_start":
+        usage = item.message.usage
+    elif kind in ("message", "message_delta"):
+        usage = item.usage
+    else:
         return None
-    if hasattr(usage, "prompt_tokens"):
-        return usage.prompt_tokens, usage.completion_tokens
-    return getattr(usage, "input_tokens", None) or 0, usage.output_tokens
+    return usage.input_tokens or 0, usage.output_tokens
 
 
 class Floor:
@@ -50,6 +55,7 @@ class Floor:
         provider = surface.split()[0]
         model = "gpt-4o-mini" if provider == "openai" else "claude-haiku-4-5"
         stream = "stream" in surface
+        usage_of = _openai_usage if provider == "openai" else _anthropic_usage
 
         def start() -> tuple[Any, float]:
             attrs = {
@@ -110,7 +116,7 @@ class Floor:
             span.end()
 
         def merge(seen: tuple[int, int], item: Any) -> tuple[int, int]:
-            found = _usage_of(item)
+            found = usage_of(item)
             if found is None:
                 return seen
             return max(seen[0], found[0]), max(seen[1], found[1])
