@@ -37,7 +37,7 @@ class SummedCounter:
         self._sums: dict[tuple[str, ...], float] = {}
 
     def add(self, amount: float, attributes: Mapping[str, str]) -> None:
-        if not amount >= 0 or math.isinf(amount):  # also refuses NaN, as the SDK's counter does
+        if not amount >= 0 or math.isinf(amount):  # negative (as in the SDK), NaN or infinite: dropped
             return
         key = self._key(attributes)
         with self._lock:
