@@ -37,6 +37,11 @@ _IGNORED: Final = frozenset(
         "timeout_ms",
         "retries",
         "request_options",
+        # Bedrock's bookkeeping fields (botocore's names)
+        "requestMetadata",
+        "performanceConfig",
+        "performanceConfigLatency",
+        "serviceTier",
     }
 )
 
@@ -54,6 +59,8 @@ def _plain(value: Any) -> Any:
             return dump(mode="python", exclude_none=True)
     if isinstance(value, (bytes, bytearray)):  # images, documents: equal bytes only are a repeat
         return hashlib.blake2b(value, digest_size=16).hexdigest()
+    if hasattr(value, "read"):  # a file-like body (Bedrock InvokeModel) is read only as it is sent
+        return f"<unread body {secrets.token_hex(8)}>"  # never a repeat: its content is unknown
     if callable(value):
         return f"<callable {getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}>"
     return f"<{type(value).__qualname__}>"

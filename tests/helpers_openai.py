@@ -4,13 +4,13 @@ and one invocation per instrumented OpenAI method."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from helpers_providers import drain, maybe_await
 from pydantic import BaseModel
 
 from otel_tokens.demo.fake_payloads import MODEL_SUFFIX
@@ -100,26 +100,11 @@ def normalized(value: Any) -> Any:
 
 async def settle(result: Any) -> Any:
     """Await coroutines; drain sync and async streams into lists (what the caller would see)."""
-    if inspect.isawaitable(result):
-        result = await result
-    if hasattr(result, "__aiter__"):
-        return [chunk async for chunk in result]
-    if hasattr(result, "__next__"):
-        return list(result)
-    return result
+    result = await maybe_await(result)
+    return await drain(result) if hasattr(result, "__aiter__") or hasattr(result, "__next__") else result
 
 
 # --- driving sync and async clients with one test body ---------------------------------------------
-async def maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-async def drain(stream: Any) -> list[Any]:
-    if hasattr(stream, "__aiter__"):
-        return [item async for item in stream]
-    return list(stream)
-
-
 async def managed(manager: Any, body: Callable[[Any], Awaitable[Any]]) -> Any:
     if hasattr(manager, "__aenter__"):
         async with manager as entered:

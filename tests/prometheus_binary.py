@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 
 def require(binary: str) -> str:
-    path = shutil.which(binary)
+    path = shutil.which(binary) or (f"/usr/bin/{binary}" if Path(f"/usr/bin/{binary}").exists() else None)
     if path is not None:
         return path
     if os.environ.get("CI", "").lower() == "true":

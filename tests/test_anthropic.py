@@ -7,7 +7,6 @@ Every call sends ``x-fake-input-tokens: 20`` (Anthropic's *uncached* input), 5 c
 
 from __future__ import annotations
 
-import gc
 import inspect
 import warnings
 
@@ -15,9 +14,10 @@ import anthropic
 import pytest
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from helpers_providers import CACHE_HEADERS, check_patches_undone, read_then_release, request_attributes
 
 import otel_tokens
-from otel_tokens import errors, names
+from otel_tokens import names
 from otel_tokens.instrumentation.anthropic import LIBRARY, STREAM_HELPERS, AnthropicInstrumentor
 
 # Features of newer anthropic releases, so the same tests run against the oldest supported one too.
@@ -27,25 +27,9 @@ HAS_OUTPUT_CONFIG = (
 )
 
 MODEL = "claude-sonnet-4-6"
-HEADERS = {
-    "x-fake-input-tokens": "20",
-    "x-fake-cached-tokens": "5",
-    "x-fake-cache-write-tokens": "7",
-    "x-fake-output-tokens": "10",
-    "x-fake-output": "one two three",
-}
+HEADERS = CACHE_HEADERS
 TOTAL = 42  # 32 input + 10 output
 MSGS = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def client(fake_llm):
-    return anthropic.Anthropic(base_url=fake_llm.anthropic_base_url, api_key="test", max_retries=0)
-
-
-@pytest.fixture
-def aclient(fake_llm):
-    return anthropic.AsyncAnthropic(base_url=fake_llm.anthropic_base_url, api_key="test", max_retries=0)
 
 
 def args(model=MODEL, **headers):
@@ -90,28 +74,28 @@ def check_call_span(tel, span, *, model=MODEL, stream=False, finish="end_turn"):
     assert tel.total(names.COST_USD.name, **labels) == pytest.approx(expected_cost(model))
 
 
-def test_create(instrumented, client) -> None:
-    reply = client.messages.create(**args())
+def test_create(instrumented, anthropic_client) -> None:
+    reply = anthropic_client.messages.create(**args())
     assert reply.content[0].text == "one two three"
     assert isinstance(reply, anthropic.types.Message)
     check_call_span(instrumented, instrumented.only_span())
 
 
-async def test_async_create(instrumented, aclient) -> None:
-    reply = await aclient.messages.create(**args())
+async def test_async_create(instrumented, async_anthropic_client) -> None:
+    reply = await async_anthropic_client.messages.create(**args())
     assert reply.content[0].text == "one two three"
     check_call_span(instrumented, instrumented.only_span())
 
 
-def test_dated_and_tiered_model_is_priced(instrumented, client) -> None:
+def test_dated_and_tiered_model_is_priced(instrumented, anthropic_client) -> None:
     with warnings.catch_warnings():  # newer SDKs warn that claude-sonnet-4-5 nears end of life
         warnings.simplefilter("ignore", DeprecationWarning)
-        client.messages.create(**args("claude-sonnet-4-5"))
+        anthropic_client.messages.create(**args("claude-sonnet-4-5"))
     check_call_span(instrumented, instrumented.only_span(), model="claude-sonnet-4-5")
 
 
-def test_thinking_tokens_are_reasoning_within_output(instrumented, client) -> None:
-    client.messages.create(**args(**{"x-fake-reasoning-tokens": "3"}))
+def test_thinking_tokens_are_reasoning_within_output(instrumented, anthropic_client) -> None:
+    anthropic_client.messages.create(**args(**{"x-fake-reasoning-tokens": "3"}))
     attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 10
     assert attrs[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 3
@@ -119,8 +103,8 @@ def test_thinking_tokens_are_reasoning_within_output(instrumented, client) -> No
     assert instrumented.total(names.TOKENS.name, token_type="reasoning") == 3
 
 
-def test_tool_use_stop_reason_and_request_attributes(instrumented, client) -> None:
-    client.messages.create(
+def test_tool_use_stop_reason_and_request_attributes(instrumented, anthropic_client) -> None:
+    anthropic_client.messages.create(
         **args(**{"x-fake-tool-call": "lookup"}),
         stop_sequences=["END"],
         metadata={"user_id": "u-1"},
@@ -130,17 +114,21 @@ def test_tool_use_stop_reason_and_request_attributes(instrumented, client) -> No
             else {}
         ),
     )
-    attrs = instrumented.only_span().attributes
-    assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
-    assert attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
-    assert attrs[names.ENDUSER_ID] == "u-1"
-    assert attrs[names.GEN_AI_OUTPUT_TYPE] == ("json" if HAS_OUTPUT_CONFIG else "text")
+    span = instrumented.only_span()
+    assert request_attributes(span) == {
+        names.GEN_AI_REQUEST_MODEL: MODEL,
+        names.GEN_AI_REQUEST_MAX_TOKENS: 64,
+        names.GEN_AI_REQUEST_STOP_SEQUENCES: ("END",),
+        names.GEN_AI_OUTPUT_TYPE: "json" if HAS_OUTPUT_CONFIG else "text",
+    }
+    assert span.attributes[names.ENDUSER_ID] == "u-1"
+    assert span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
 
 
-def test_parse_and_beta_create_are_one_span_each(instrumented, client) -> None:
-    parse = client.messages.parse if HAS_PARSE else client.messages.create
+def test_parse_and_beta_create_are_one_span_each(instrumented, anthropic_client) -> None:
+    parse = anthropic_client.messages.parse if HAS_PARSE else anthropic_client.messages.create
     assert parse(**args()).content[0].text == "one two three"
-    assert client.beta.messages.create(**args()).content[0].text == "one two three"
+    assert anthropic_client.beta.messages.create(**args()).content[0].text == "one two three"
     spans = instrumented.finished_spans()
     assert [s.name for s in spans] == [f"chat {MODEL}"] * 2
     assert instrumented.total(names.CALLS.name) == 2
@@ -148,17 +136,17 @@ def test_parse_and_beta_create_are_one_span_each(instrumented, client) -> None:
 
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("surface", ["with_raw_response", "with_streaming_response"])
-def test_raw_responses(instrumented, client, surface, stream) -> None:
+def test_raw_responses(instrumented, anthropic_client, surface, stream) -> None:
     def read(raw):
         parsed = raw.parse()
         return "".join(e.delta.text for e in parsed if e.type == "content_block_delta") if stream else parsed
 
     if surface == "with_raw_response":
-        raw = client.messages.with_raw_response.create(**args(), stream=stream)
+        raw = anthropic_client.messages.with_raw_response.create(**args(), stream=stream)
         assert raw.headers["content-type"].startswith("text/event-stream" if stream else "application/json")
         reply = read(raw)
     else:
-        with client.messages.with_streaming_response.create(**args(), stream=stream) as raw:
+        with anthropic_client.messages.with_streaming_response.create(**args(), stream=stream) as raw:
             reply = read(raw)
     assert (reply if stream else reply.content[0].text) == "one two three"
     otel_tokens.mark_used(raw)
@@ -166,26 +154,31 @@ def test_raw_responses(instrumented, client, surface, stream) -> None:
     assert instrumented.total(names.OUTCOME_CALLS.name, outcome="used") == 1
 
 
-async def test_async_raw_response(instrumented, aclient) -> None:
-    raw = await aclient.messages.with_raw_response.create(**args())
+async def test_async_raw_response(instrumented, async_anthropic_client) -> None:
+    raw = await async_anthropic_client.messages.with_raw_response.create(**args())
     # Awaitable (AsyncAPIResponse), or already parsed (anthropic 0.x's LegacyAPIResponse).
     parsed = raw.parse()
     assert (await parsed if inspect.isawaitable(parsed) else parsed).content[0].text == "one two three"
     check_call_span(instrumented, instrumented.only_span())
 
 
-async def test_count_tokens_is_not_a_billed_call(instrumented, client, aclient) -> None:
-    assert client.messages.count_tokens(model=MODEL, messages=MSGS, extra_headers=HEADERS).input_tokens == 20
-    assert (await aclient.messages.count_tokens(model=MODEL, messages=MSGS)).input_tokens == 1
-    assert client.beta.messages.count_tokens(model=MODEL, messages=MSGS).input_tokens == 1
+async def test_count_tokens_is_not_a_billed_call(
+    instrumented, anthropic_client, async_anthropic_client
+) -> None:
+    assert (
+        anthropic_client.messages.count_tokens(model=MODEL, messages=MSGS, extra_headers=HEADERS).input_tokens
+        == 20
+    )
+    assert (await async_anthropic_client.messages.count_tokens(model=MODEL, messages=MSGS)).input_tokens == 1
+    assert anthropic_client.beta.messages.count_tokens(model=MODEL, messages=MSGS).input_tokens == 1
     assert instrumented.finished_spans() == []
     assert instrumented.points(names.CALLS.name) == []
     assert instrumented.points(names.TOKENS.name) == []
 
 
-def test_http_error_is_one_failed_call(instrumented, client) -> None:
+def test_http_error_is_one_failed_call(instrumented, anthropic_client) -> None:
     with pytest.raises(anthropic.APIStatusError) as caught:  # InternalServerError, OverloadedError in 0.x
-        client.messages.create(**args(**{"x-fake-status": "529"}))
+        anthropic_client.messages.create(**args(**{"x-fake-status": "529"}))
     assert caught.value.status_code == 529
     span = instrumented.only_span()
     assert span.attributes[names.ERROR_TYPE] == "529"
@@ -206,20 +199,17 @@ def test_platform_clients_name_their_provider(instrumented, fake_llm) -> None:
     assert instrumented.only_span().attributes[names.GEN_AI_PROVIDER_NAME] == "gcp.vertex_ai"
 
 
-def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
-    reply = client.messages.create(**args())
+def test_mark_used_on_a_response(instrumented, anthropic_client, check_outcome) -> None:
+    reply = anthropic_client.messages.create(**args())
     otel_tokens.mark_used(reply)
     check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
-@pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
-def test_dropped_response_is_inferred(instrumented, client, check_outcome, read, outcome) -> None:
-    reply = client.messages.create(**args())
-    _ = reply.id, reply.usage, reply.model  # metadata is not a read
-    if read:
-        _ = reply.content
-    del reply
-    gc.collect()
+@pytest.mark.parametrize(("read", "outcome"), [(None, "unread"), ("content", "unmarked")])
+def test_dropped_response_is_inferred(instrumented, anthropic_client, check_outcome, read, outcome) -> None:
+    read_then_release(
+        anthropic_client.messages.create(**args()), metadata=("id", "usage", "model"), content=read
+    )
     check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
@@ -252,19 +242,8 @@ def test_sdk_builtin_tracing_on_counts_once(instrumented, fake_llm) -> None:
     assert instrumented.total(names.COST_USD.name) == pytest.approx(3 * expected_cost())
 
 
-def test_uninstrument_restores_the_original_methods(telemetry) -> None:
-    instrumentor = AnthropicInstrumentor()
-    owners = instrumentor.patched()
+def test_uninstrument_restores_the_original_methods(instrument_with) -> None:
+    owners = check_patches_undone(instrument_with, AnthropicInstrumentor())
     assert len(LIBRARY.endpoints) + len(STREAM_HELPERS) == 12
     assert len(owners) == (12 if HAS_PARSE else 8)  # messages.parse (plain and beta) came later
-    originals = [vars(cls)[method] for cls, method in owners]
-    otel_tokens.instrument(telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider)
-    try:
-        assert all(
-            vars(cls)[method] is not orig for (cls, method), orig in zip(owners, originals, strict=True)
-        )
-    finally:
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-    assert all(vars(cls)[method] is orig for (cls, method), orig in zip(owners, originals, strict=True))
     assert "count_tokens" not in {method for _, method in owners}

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import gc
 import importlib
-import inspect
+from typing import Any
 
 import anthropic
 import pytest
+from anthropic._base_client import AsyncAPIClient, SyncAPIClient
+from helpers_faults import Fault, check_faults_never_break, on
+from helpers_providers import ERROR_AFTER, leave
 
 import otel_tokens
-from otel_tokens import errors, names
+from otel_tokens import names
 from otel_tokens.instrumentation import anthropic as instrumentation
 from otel_tokens.instrumentation.anthropic import mapping
 
@@ -20,18 +23,7 @@ from otel_tokens.instrumentation.anthropic import mapping
 http = importlib.import_module(type(anthropic.DEFAULT_CONNECTION_LIMITS).__module__.partition(".")[0])
 MODEL = "claude-sonnet-4-6"
 HEADERS = {"x-fake-input-tokens": "20", "x-fake-output-tokens": "10", "x-fake-output": "one two three"}
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
 MSGS = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def client(fake_llm):
-    return anthropic.Anthropic(base_url=fake_llm.anthropic_base_url, api_key="test", max_retries=0)
-
-
-@pytest.fixture
-def aclient(fake_llm):
-    return anthropic.AsyncAnthropic(base_url=fake_llm.anthropic_base_url, api_key="test", max_retries=0)
 
 
 def args(**headers):
@@ -41,8 +33,8 @@ def args(**headers):
 # --- raw create(stream=True) ------------------------------------------------------------------------
 
 
-def test_exhausted_stream(instrumented, client, one_call) -> None:
-    stream = client.messages.create(**args(), stream=True)
+def test_exhausted_stream(instrumented, anthropic_client, one_call) -> None:
+    stream = anthropic_client.messages.create(**args(), stream=True)
     assert isinstance(stream, anthropic.Stream)
     assert [event.type for event in stream][-1] == "message_stop"
     attrs = one_call(instrumented).attributes
@@ -55,62 +47,56 @@ def test_exhausted_stream(instrumented, client, one_call) -> None:
     assert instrumented.outcome_label() == "used"
 
 
-RAW_ENDS = {
-    "break_and_drop": "unmarked",
-    "close": "unmarked",
-    "with": "unmarked",
-    "gc": "unread",
-    "error": "error",
+async def test_stream_methods_are_the_sdks(instrumented, async_anthropic_client, one_call) -> None:
+    """The proxy has the close methods the SDK's stream has, and no others: code that asks
+    ``hasattr(stream, "aclose")`` (anthropic's AsyncStream has none) behaves as without otel-tokens."""
+    stream = await async_anthropic_client.messages.create(**args(), stream=True)
+    assert isinstance(stream, anthropic.AsyncStream)
+    assert not hasattr(stream, "aclose")
+    with pytest.raises(AttributeError):
+        stream.aclose()
+    assert [event.type async for event in stream][-1] == "message_stop"
+    await stream.close()
+    assert one_call(instrumented).attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 10
+
+
+RAW_ENDS = {  # how the caller leaves the stream -> (outcome, usage source)
+    "break_and_drop": ("unmarked", "provider"),  # message_start already brings the usage
+    "close": ("unmarked", "provider"),
+    "with": ("unmarked", "provider"),
+    "gc": ("unread", "missing"),
+    "error": ("error", None),
 }
 
 
 @pytest.mark.parametrize("end", RAW_ENDS)
-def test_stream_ends_once_on_every_path(instrumented, client, one_call, end) -> None:
-    stream = client.messages.create(**args(**(ERROR_AFTER if end == "error" else {})), stream=True)
+async def test_stream_ends_once_on_every_path(instrumented, anthropic_client, one_call, end) -> None:
+    stream = anthropic_client.messages.create(**args(**(ERROR_AFTER if end == "error" else {})), stream=True)
+    read = await leave(instrumented, stream, end, error=http.RemoteProtocolError)
     if end == "with":
-        with stream as entered:
-            assert next(iter(entered)).type == "message_start"
-        del entered
-    elif end == "close":
-        next(stream)
-        stream.close()
-    elif end == "break_and_drop":
-        for _event in stream:
-            break
-    elif end == "error":
-        with pytest.raises(http.RemoteProtocolError):
-            _ = list(stream)
+        assert read[0].type == "message_start"
     del stream
-    span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert instrumented.outcome_label() == RAW_ENDS[end]
-    assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
-    if end != "error":
-        assert span.attributes[names.ATTR_USAGE_SOURCE] == ("missing" if end == "gc" else "provider")
+    outcome, source = RAW_ENDS[end]
+    one_call(instrumented, outcome=outcome, usage_source=source)
 
 
-@pytest.mark.parametrize("end", ["exhaust", "async_with", "close", "error"])
-async def test_async_stream(instrumented, aclient, one_call, end) -> None:
-    stream = await aclient.messages.create(**args(**(ERROR_AFTER if end == "error" else {})), stream=True)
-    if end == "async_with":
-        async with stream:
-            await stream.__anext__()
-    elif end == "close":
-        await stream.__anext__()
-        await stream.close()
-    elif end == "error":
-        with pytest.raises(http.RemoteProtocolError):
-            _ = [event async for event in stream]
-    else:
-        assert [event.type async for event in stream][-1] == "message_stop"
+@pytest.mark.parametrize("end", ["exhaust", "with", "close", "error"])
+async def test_async_stream(instrumented, async_anthropic_client, one_call, end) -> None:
+    stream = await async_anthropic_client.messages.create(
+        **args(**(ERROR_AFTER if end == "error" else {})), stream=True
+    )
+    read = await leave(instrumented, stream, end, aio=True, error=http.RemoteProtocolError)
+    if end == "exhaust":
+        assert read[-1].type == "message_stop"
     del stream
-    one_call(instrumented, "error" if end == "error" else "ok")
+    one_call(instrumented, outcome="error" if end == "error" else "unmarked")
 
 
 # --- the messages.stream() helpers -----------------------------------------------------------------
 
 
-def test_helper_text_stream_and_verdict(instrumented, client, one_call) -> None:
-    with client.messages.stream(**args()) as stream:
+def test_helper_text_stream_and_verdict(instrumented, anthropic_client, one_call) -> None:
+    with anthropic_client.messages.stream(**args()) as stream:
         assert "".join(stream.text_stream) == "one two three"
         final = stream.get_final_message()
     assert final.usage.output_tokens == 10
@@ -125,8 +111,8 @@ def test_helper_text_stream_and_verdict(instrumented, client, one_call) -> None:
     ("end", "outcome"),
     [("break", "unmarked"), ("unread", "unread"), ("error", "error"), ("gc_without_exit", "unmarked")],
 )
-def test_helper_ends_once(instrumented, client, one_call, end, outcome) -> None:
-    manager = client.messages.stream(**args(**(ERROR_AFTER if end == "error" else {})))
+def test_helper_ends_once(instrumented, anthropic_client, one_call, end, outcome) -> None:
+    manager = anthropic_client.messages.stream(**args(**(ERROR_AFTER if end == "error" else {})))
     if end == "gc_without_exit":
         next(iter(manager.__enter__()))  # the MessageStream is dropped without close or exit
     elif end == "error":
@@ -143,23 +129,23 @@ def test_helper_ends_once(instrumented, client, one_call, end, outcome) -> None:
     assert instrumented.outcome_label() == outcome
 
 
-def test_helper_never_entered_sends_nothing(instrumented, client, fake_llm) -> None:
+def test_helper_never_entered_sends_nothing(instrumented, anthropic_client, fake_llm) -> None:
     before = len(fake_llm.requests)
-    manager = client.messages.stream(**args())
+    manager = anthropic_client.messages.stream(**args())
     del manager
     gc.collect()
     assert len(fake_llm.requests) == before
     assert instrumented.finished_spans() == []
 
 
-async def test_async_helpers(instrumented, aclient) -> None:
-    async with aclient.messages.stream(**args()) as stream:
+async def test_async_helpers(instrumented, async_anthropic_client) -> None:
+    async with async_anthropic_client.messages.stream(**args()) as stream:
         assert [t async for t in stream.text_stream] == ["one", " two", " three"]
     otel_tokens.mark_discarded(stream)
-    async with aclient.beta.messages.stream(**args()) as beta:
+    async with async_anthropic_client.beta.messages.stream(**args()) as beta:
         assert (await beta.get_final_message()).content[0].text == "one two three"
     otel_tokens.mark_used(beta)
-    async with aclient.messages.stream(**args(**ERROR_AFTER)) as failing:
+    async with async_anthropic_client.messages.stream(**args(**ERROR_AFTER)) as failing:
         with pytest.raises(http.RemoteProtocolError):
             await failing.get_final_text()
     gc.collect()
@@ -172,24 +158,6 @@ async def test_async_helpers(instrumented, aclient) -> None:
 
 
 # --- never break the call --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def quiet(telemetry):
-    """Instrumented with internal errors swallowed and counted, as in production."""
-    otel_tokens.instrument(
-        telemetry.tracer_provider,
-        telemetry.meter_provider,
-        telemetry.logger_provider,
-        raise_internal_errors=False,
-    )
-    try:
-        yield telemetry
-    finally:
-        gc.collect()
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-        errors.reset_logged()
 
 
 def _dump(message):
@@ -227,36 +195,40 @@ CALLS = {  # name -> (kind, call(client, headers) -> a comparable result)
 }
 if not hasattr(anthropic.resources.messages.Messages, "parse"):  # messages.parse() came in 0.7x
     del CALLS["parse"]
-STAGES = {  # stage -> (what to break, the kinds of call it reaches)
-    "request": ((mapping, "_request"), {"message", "stream", "helper"}),
-    "response": ((mapping, "_usage"), {"message", "stream", "helper"}),
-    "stream_chunk": ((mapping.MessageStreamState, "on_chunk"), {"stream", "helper"}),
-    "stream_state": ((mapping.MessageStreamState, "__init__"), {"stream", "helper"}),
-    "helper_hook": ((instrumentation, "_guard_deferred_request"), {"helper"}),
+EVERY = ("message", "stream", "helper")
+FAULTS = {  # what breaks -> (how, {kind of call reached: stage counted})
+    "request": Fault(on("_request", mapping), dict.fromkeys(EVERY, "request")),
+    "response": Fault(
+        on("_usage", mapping), {"message": "response", "stream": "stream_end", "helper": "stream_end"}
+    ),
+    "stream_chunk": Fault(
+        on("on_chunk", mapping.MessageStreamState), dict.fromkeys(EVERY[1:], "stream_chunk")
+    ),
+    "stream_state": Fault(
+        on("__init__", mapping.MessageStreamState), dict.fromkeys(EVERY[1:], "stream_chunk")
+    ),
+    "helper_hook": Fault(on("_guard_deferred_request", instrumentation), {"helper": "request"}),
 }
 
 
-async def _run(name, client, aclient, headers):
-    result = CALLS[name][1](aclient if name.startswith("async") else client, headers)
-    return await result if inspect.isawaitable(result) else result
-
-
-def _boom(*_args, **_kwargs):
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("name", CALLS)
-async def test_failures_inside_never_break_the_call(quiet, client, aclient, monkeypatch, name, stage) -> None:
-    expected = await _run(name, client, aclient, {})
-    with pytest.raises(anthropic.APIStatusError) as baseline:
-        await _run(name, client, aclient, {"x-fake-status": "529"})
-    target, reaches = STAGES[stage]
-    monkeypatch.setattr(*target, _boom)
-    assert await _run(name, client, aclient, {}) == expected
-    with pytest.raises(type(baseline.value)) as caught:
-        await _run(name, client, aclient, {"x-fake-status": "529"})
-    assert caught.value.status_code == 529
-    gc.collect()
-    hit = quiet.total(names.INTERNAL_ERRORS.name)
-    assert (hit > 0) == (CALLS[name][0] in reaches)
+async def test_failures_inside_never_break_the_call(
+    tolerant, make_sdk_client, monkeypatch, name, fault
+) -> None:
+    kind, call = CALLS[name]
+
+    def make_run() -> Any:
+        client = make_sdk_client("anthropic", aio=name.startswith("async"))
+        return lambda h: call(client, h)
+
+    await check_faults_never_break(
+        tolerant,
+        monkeypatch,
+        make_run,
+        kind,
+        {fault: FAULTS[fault]},
+        failing=[{"x-fake-status": "529"}],
+        errors=anthropic.APIStatusError,
+        sdk_raises=[(SyncAPIClient, "request"), (AsyncAPIClient, "request")],
+    )

@@ -3,18 +3,16 @@ attributes, token types, cost, outcomes through the response dicts, errors, repe
 calls left alone, uninstrument, and no failure inside otel-tokens breaking a call.
 
 Every call sends ``x-fake-input-tokens: 20`` (Bedrock's *uncached* input), 5 cache-read,
-7 cache-write and 10 output tokens: GenAI input is 20 + 5 + 7 = 32.
+7 cache-write and 10 output tokens (``helpers_bedrock``): GenAI input is 20 + 5 + 7 = 32.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import gc
 import json
 import pickle
-from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -23,85 +21,24 @@ import pytest
 from botocore.config import Config
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from helpers_bedrock import MESSAGES, MODEL, TOTAL, Bedrock
+from helpers_faults import Fault, boom, check_faults_never_break, on, on_endpoints
+from helpers_providers import entry_point, request_attributes
 
 import otel_tokens
-from otel_tokens import errors, names, runtime
+from otel_tokens import fingerprints, names, runtime
 from otel_tokens.instrumentation.bedrock import LIBRARY, BedrockInstrumentor, calls, invoke, mapping
 from otel_tokens.instrumentation.bedrock.tracking import TrackedDict
 from otel_tokens.pricing import PriceBook
 from otel_tokens.recorder import Recorder
 
-MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
-HEADERS = {
-    "x-fake-input-tokens": "20",
-    "x-fake-cached-tokens": "5",
-    "x-fake-cache-write-tokens": "7",
-    "x-fake-output-tokens": "10",
-    "x-fake-output": "one two three",
-}
-# Bedrock's InvokeModel token headers for the same counts (input without the cache).
+# Bedrock's InvokeModel token headers for the counts every call sends (input without the cache).
 TOKEN_HEADERS = {
     "x-amzn-bedrock-input-token-count": "20",
     "x-amzn-bedrock-output-token-count": "10",
     "x-amzn-bedrock-cache-read-input-token-count": "5",
     "x-amzn-bedrock-cache-write-input-token-count": "7",
 }
-TOTAL = 42  # 32 input + 10 output
-MESSAGES = [{"role": "user", "content": [{"text": "hello"}]}]
-ANTHROPIC_BODY = json.dumps(
-    {
-        "anthropic_version": "bedrock-2023-05-31",
-        "max_tokens": 64,
-        "messages": [{"role": "user", "content": "hi"}],
-    }
-)
-
-
-class Bedrock:
-    """A real boto3 ``bedrock-runtime`` client on the fake server (dummy credentials, no retries).
-
-    ``headers`` go with every request (the fake's ``x-fake-*`` controls). ``token_headers`` are
-    added to InvokeModel responses before botocore parses them: they stand in for Bedrock's
-    ``x-amzn-bedrock-*-token-count`` headers, which the fake server cannot send yet."""
-
-    def __init__(self, url: str) -> None:
-        session = boto3.session.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
-        )
-        self.client = session.client(
-            "bedrock-runtime", endpoint_url=url, config=Config(retries={"total_max_attempts": 1})
-        )
-        self.headers: dict[str, str] = {}
-        self.token_headers: dict[str, str] = {}
-        self.client.meta.events.register("before-sign.bedrock-runtime.*", self._send_headers)
-        self.client.meta.events.register("before-parse.bedrock-runtime.InvokeModel", self._token_headers)
-
-    def _send_headers(self, request: Any, **_: Any) -> None:
-        for key, value in self.headers.items():
-            request.headers[key] = value
-
-    def _token_headers(self, response_dict: Any, **_: Any) -> None:
-        if response_dict["status_code"] < 300:
-            for key, value in self.token_headers.items():
-                response_dict["headers"][key] = value
-
-    def converse(self, model: str = MODEL, **params: Any) -> Any:
-        return self.client.converse(modelId=model, messages=MESSAGES, **params)
-
-    def invoke(self, model: str = MODEL, body: str = ANTHROPIC_BODY) -> Any:
-        return self.client.invoke_model(modelId=model, body=body)
-
-
-@pytest.fixture(scope="module")
-def shared_bedrock(fake_llm) -> Bedrock:
-    return Bedrock(fake_llm.url)
-
-
-@pytest.fixture
-def bedrock(shared_bedrock) -> Bedrock:
-    shared_bedrock.headers = dict(HEADERS)
-    shared_bedrock.token_headers = {}
-    return shared_bedrock
 
 
 def expected_cost(model: str = MODEL) -> float:
@@ -162,13 +99,16 @@ def test_converse_request_attributes_tool_use_and_structured_output(instrumented
         outputConfig={"textFormat": {"type": "json_schema", "structure": schema}},
     )
     assert reply["output"]["message"]["content"][0]["toolUse"]["name"] == "lookup"
-    attrs = instrumented.only_span().attributes
-    assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
-    assert attrs[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
-    assert attrs[names.GEN_AI_REQUEST_TEMPERATURE] == 0.5
-    assert attrs[names.GEN_AI_REQUEST_TOP_P] == 0.9
-    assert attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
-    assert attrs[names.GEN_AI_OUTPUT_TYPE] == "json"
+    span = instrumented.only_span()
+    assert span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
+    assert request_attributes(span) == {
+        names.GEN_AI_REQUEST_MODEL: MODEL,
+        names.GEN_AI_REQUEST_MAX_TOKENS: 64,
+        names.GEN_AI_REQUEST_TEMPERATURE: 0.5,
+        names.GEN_AI_REQUEST_TOP_P: 0.9,
+        names.GEN_AI_REQUEST_STOP_SEQUENCES: ("END",),
+        names.GEN_AI_OUTPUT_TYPE: "json",
+    }
 
 
 def test_inference_profile_arn_is_priced_by_its_model(instrumented, bedrock) -> None:
@@ -417,61 +357,21 @@ def test_other_aws_calls_pass_through(instrumented, bedrock, fake_llm) -> None:
     assert instrumented.points(names.CALLS.name) == []
 
 
-def test_uninstrument_restores_the_original_method(telemetry, bedrock) -> None:
+def test_uninstrument_restores_the_original_method(instrument_with, bedrock) -> None:
     original = vars(botocore.client.BaseClient)["_make_api_call"]
     assert BedrockInstrumentor().patched() == [(botocore.client.BaseClient, "_make_api_call")]
     assert len(LIBRARY.endpoints) == 4
-    [entry] = entry_points(group="opentelemetry_instrumentor", name="otel_tokens_bedrock")
-    assert entry.load() is BedrockInstrumentor
-    done = otel_tokens.instrument(
-        telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider
-    )
-    try:
-        assert "otel_tokens_bedrock" in done
-        assert vars(botocore.client.BaseClient)["_make_api_call"] is not original
-        assert type(bedrock.converse()) is not dict
-    finally:
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
+    assert entry_point("otel_tokens_bedrock") is BedrockInstrumentor
+    telemetry = instrument_with()
+    assert vars(botocore.client.BaseClient)["_make_api_call"] is not original
+    assert type(bedrock.converse()) is not dict
+    otel_tokens.uninstrument()
     assert vars(botocore.client.BaseClient)["_make_api_call"] is original
     assert type(bedrock.converse()) is dict
     assert len(telemetry.finished_spans()) == 1
 
 
 # --- never break the call ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def tolerating(telemetry) -> Iterator[Callable[[], Any]]:
-    """Yields ``start()``: instrument with internal errors swallowed and counted (the production
-    setting); uninstrumented at exit."""
-
-    def start() -> Any:
-        otel_tokens.instrument(
-            telemetry.tracer_provider,
-            telemetry.meter_provider,
-            telemetry.logger_provider,
-            raise_internal_errors=False,
-        )
-        return telemetry
-
-    try:
-        yield start
-    finally:
-        gc.collect()
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-        errors.reset_logged()
-
-
-@pytest.fixture
-def tolerant(telemetry) -> Iterator[Callable[[], Any]]:
-    with tolerating(telemetry) as start:
-        yield start
-
-
-def _boom(*_args: Any, **_kwargs: Any) -> Any:
-    raise RuntimeError("injected failure inside otel-tokens")
 
 
 def _without_metadata(reply: Any) -> dict[str, Any]:
@@ -494,77 +394,52 @@ CALLS = {  # name -> (kind, call(bedrock) -> a comparable result)
     "invoke_model_headers": ("headers", _invoke_with_headers),
     "invoke_model_body": ("body", _invoke_body),
 }
-
-
-def _on_endpoints(field: str) -> Callable[[pytest.MonkeyPatch], None]:
-    # Endpoints are frozen dataclasses read at call time: replace the field on each.
-    def inject(mp: pytest.MonkeyPatch) -> None:
-        for operation in calls.OPERATIONS.values():
-            mp.setitem(vars(operation.endpoint), field, _boom)
-
-    return inject
-
-
-def _on(target: Any, name: str) -> Callable[[pytest.MonkeyPatch], None]:
-    return lambda mp: mp.setattr(target, name, _boom)
-
-
-ALL = {"converse", "headers", "body"}
-FAULTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], dict[str, str]]] = {
-    # fault -> (inject, {kind reached: stage counted})
-    "read_request": (_on_endpoints("read_request"), dict.fromkeys(ALL, "request")),
-    "fingerprint": (_on(calls, "fingerprint_view"), dict.fromkeys(ALL, "fingerprint")),
-    "Recorder.start": (_on(Recorder, "start"), dict.fromkeys(ALL, "recording")),
-    "read_response": (_on_endpoints("read_response"), dict.fromkeys(ALL, "response")),
-    "new_body_state": (_on_endpoints("new_stream_state"), {"body": "stream_chunk"}),
-    "body_state.on_chunk": (_on(invoke.InvokeBodyState, "on_chunk"), {"body": "stream_chunk"}),
-    "body_state.response": (_on(invoke.InvokeBodyState, "response"), {"body": "stream_end"}),
-    "PriceBook.cost": (_on(PriceBook, "cost"), dict.fromkeys(ALL, "pricing")),
-    "Recorder.finish": (_on(Recorder, "finish"), dict.fromkeys(ALL, "recording")),
-    "tracking": (
-        _on(TrackedDict, "__init__"),
+ALL = ("converse", "headers", "body")
+# Endpoints are read at call time from the operations' table.
+ENDPOINTS = [operation.endpoint for operation in calls.OPERATIONS.values()]
+FAULTS = {  # what breaks -> (how, {kind of call reached: stage counted})
+    "read_request": Fault(on_endpoints(ENDPOINTS, "read_request"), dict.fromkeys(ALL, "request")),
+    "fingerprint": Fault(on("canonical", fingerprints), dict.fromkeys(ALL, "fingerprint")),
+    "Recorder.start": Fault(on("start", Recorder), dict.fromkeys(ALL, "recording")),
+    "read_response": Fault(on_endpoints(ENDPOINTS, "read_response"), dict.fromkeys(ALL, "response")),
+    "new_body_state": Fault(on_endpoints(ENDPOINTS, "new_stream_state"), {"body": "stream_chunk"}),
+    "body_state.on_chunk": Fault(on("on_chunk", invoke.InvokeBodyState), {"body": "stream_chunk"}),
+    "body_state.response": Fault(on("response", invoke.InvokeBodyState), {"body": "stream_end"}),
+    "PriceBook.cost": Fault(on("cost", PriceBook), dict.fromkeys(ALL, "pricing")),
+    "Recorder.finish": Fault(on("finish", Recorder), dict.fromkeys(ALL, "recording")),
+    "tracking": Fault(
+        on("__init__", TrackedDict),
         {"converse": "read_tracking", "headers": "read_tracking", "body": "response"},
     ),
 }
 
 
-def _failure(bedrock: Bedrock, call: Callable[[Bedrock], Any]) -> BaseException:
-    bedrock.headers["x-fake-status"] = "400"
-    try:
-        with pytest.raises(botocore.exceptions.ClientError) as caught:
-            call(bedrock)
-    finally:
-        del bedrock.headers["x-fake-status"]
-    return caught.value
-
-
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("name", CALLS)
-def test_failures_inside_never_break_the_call(tolerant, bedrock, monkeypatch, name, fault) -> None:
+async def test_failures_inside_never_break_the_call(tolerant, bedrock, monkeypatch, name, fault) -> None:
     kind, call = CALLS[name]
-    expected, expected_error = call(bedrock), _failure(bedrock, call)  # uninstrumented
-    tel = tolerant()
-    inject, stages = FAULTS[fault]
-    inject(monkeypatch)
-    assert call(bedrock) == expected
-    error = _failure(bedrock, call)
-    assert type(error) is type(expected_error)
-    assert str(error) == str(expected_error)
-    gc.collect()
-    stage = stages.get(kind)
-    if stage is None:
-        assert tel.total(names.INTERNAL_ERRORS.name) == 0
-    else:
-        assert tel.total(names.INTERNAL_ERRORS.name, stage=stage) > 0
+    tel = await check_faults_never_break(
+        tolerant,
+        monkeypatch,
+        lambda: bedrock.run(call),
+        kind,
+        {fault: FAULTS[fault]},
+        failing=[{"x-fake-status": "400"}],
+        errors=botocore.exceptions.ClientError,
+    )
+    # A failed call is counted, unless the fault kept the call from being recorded at all.
     assert tel.total(names.CALLS.name, status="error") == (
         0 if fault in ("read_request", "Recorder.start") else 1
     )
 
 
 def test_failure_recording_an_error_keeps_the_error(tolerant, bedrock, monkeypatch) -> None:
-    expected = _failure(bedrock, lambda b: b.converse())
+    failing = bedrock.run(lambda b: b.converse())
+    with pytest.raises(botocore.exceptions.ClientError) as expected:
+        failing({"x-fake-status": "400"})
     tel = tolerant()
-    monkeypatch.setattr(Recorder, "fail", _boom)
-    error = _failure(bedrock, lambda b: b.converse())
-    assert (type(error), str(error)) == (type(expected), str(expected))
+    monkeypatch.setattr(Recorder, "fail", boom)
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        failing({"x-fake-status": "400"})
+    assert (type(caught.value), str(caught.value)) == (type(expected.value), str(expected.value))
     assert tel.total(names.INTERNAL_ERRORS.name, stage="recording") == 1

@@ -5,7 +5,6 @@ breaks any of them."""
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable
 from typing import Any
@@ -14,35 +13,18 @@ import botocore.eventstream
 import botocore.exceptions
 import pytest
 import urllib3
-from test_bedrock import ANTHROPIC_BODY, HEADERS, MODEL, TOTAL, Bedrock, _boom, _on, _on_endpoints, tolerating
+from helpers_bedrock import ANTHROPIC_BODY, MODEL, TOTAL, Bedrock
+from helpers_faults import Fault, check_faults_never_break, on, on_endpoints
+from helpers_providers import ERROR_AFTER, leave
 
 import otel_tokens
 from otel_tokens import names
-from otel_tokens.instrumentation.bedrock import invoke, mapping
+from otel_tokens.instrumentation.bedrock import calls, invoke, mapping
 from otel_tokens.instrumentation.bedrock.tracking import TrackedEventStream
 from otel_tokens.pricing import PriceBook
 from otel_tokens.recorder import Recorder
 
 TITAN = "amazon.titan-text-express-v1"
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
-
-
-@pytest.fixture(scope="module")
-def shared_bedrock(fake_llm) -> Bedrock:
-    return Bedrock(fake_llm.url)
-
-
-@pytest.fixture
-def bedrock(shared_bedrock):
-    shared_bedrock.headers = dict(HEADERS)
-    shared_bedrock.token_headers = {}
-    return shared_bedrock
-
-
-@pytest.fixture
-def tolerant(telemetry):
-    with tolerating(telemetry) as start:
-        yield start
 
 
 def converse_stream(bedrock: Bedrock) -> Any:
@@ -122,7 +104,7 @@ STREAM_ENDS = {
 
 @pytest.mark.parametrize("end", STREAM_ENDS)
 @pytest.mark.parametrize("name", STREAMS)
-def test_stream_ends_once_on_every_path(instrumented, bedrock, one_call, name, end) -> None:
+async def test_stream_ends_once_on_every_path(instrumented, bedrock, one_call, name, end) -> None:
     call, key = STREAMS[name]
     if end == "error":
         bedrock.headers.update(ERROR_AFTER)
@@ -130,33 +112,23 @@ def test_stream_ends_once_on_every_path(instrumented, bedrock, one_call, name, e
         bedrock.headers["x-fake-malformed"] = "1"
     reply = call(bedrock)
     stream = reply[key]
-    if end == "break_and_drop":
-        for _event in stream:
-            break
-    elif end == "break_then_resume":  # as in botocore, a new loop continues the same stream
+    if end == "break_then_resume":  # as in botocore, a new loop continues the same stream
         texts = []
         for event in stream:
             texts.append(text_of(event))
             break
         texts.extend(text_of(event) for event in stream)
         assert "".join(texts) == "one two three"
-    elif end == "close":
-        next(iter(stream))
-        stream.close()
-    elif end == "error":
-        with pytest.raises(urllib3.exceptions.ProtocolError):
-            _ = list(stream)
     elif end == "malformed":
-        with pytest.raises(botocore.eventstream.ChecksumMismatch):
-            _ = list(stream)
+        await leave(instrumented, stream, "error", error=botocore.eventstream.ChecksumMismatch)
+    else:
+        await leave(instrumented, stream, end, error=urllib3.exceptions.ProtocolError)
     del reply, stream
-    span = one_call(instrumented, "error" if STREAM_ENDS[end] == "error" else "ok")
-    assert instrumented.outcome_label() == STREAM_ENDS[end]
-    assert span.status.status_code.name == ("ERROR" if STREAM_ENDS[end] == "error" else "UNSET")
-    if STREAM_ENDS[end] != "error":
-        # Anthropic's message_start already brings the (input) usage, as on Anthropic's own API.
-        seen_usage = end == "break_then_resume" or (name == "invoke_stream" and end != "gc")
-        assert span.attributes[names.ATTR_USAGE_SOURCE] == ("provider" if seen_usage else "missing")
+    outcome = STREAM_ENDS[end]
+    # Anthropic's message_start already brings the (input) usage, as on Anthropic's own API.
+    seen_usage = end == "break_then_resume" or (name == "invoke_stream" and end != "gc")
+    source = None if outcome == "error" else "provider" if seen_usage else "missing"
+    one_call(instrumented, outcome=outcome, usage_source=source)
 
 
 def test_event_stream_is_no_context_manager(instrumented, bedrock, one_call) -> None:
@@ -242,44 +214,31 @@ def _events(reply: Any, key: str) -> list[Any]:
 
 CALLS = {name: (lambda b, call=call, key=key: _events(call(b), key)) for name, (call, key) in STREAMS.items()}
 STATES = (mapping.ConverseStreamState, invoke.InvokeStreamState)
-FAULTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], str]] = {  # fault -> (inject, stage)
-    "read_request": (_on_endpoints("read_request"), "request"),
-    "new_stream_state": (_on_endpoints("new_stream_state"), "stream_chunk"),
-    "state.on_chunk": (lambda mp: [mp.setattr(s, "on_chunk", _boom) for s in STATES], "stream_chunk"),
-    "state.response": (lambda mp: [mp.setattr(s, "response", _boom) for s in STATES], "stream_end"),
-    "stream_proxy": (_on(TrackedEventStream, "__init__"), "response"),
-    "PriceBook.cost": (_on(PriceBook, "cost"), "pricing"),
-    "Recorder.finish": (_on(Recorder, "finish"), "recording"),
+ENDPOINTS = [operation.endpoint for operation in calls.OPERATIONS.values()]
+FAULTS = {  # what breaks -> (how, the stage it is counted under)
+    "read_request": (on_endpoints(ENDPOINTS, "read_request"), "request"),
+    "new_stream_state": (on_endpoints(ENDPOINTS, "new_stream_state"), "stream_chunk"),
+    "state.on_chunk": (on("on_chunk", *STATES), "stream_chunk"),
+    "state.response": (on("response", *STATES), "stream_end"),
+    "stream_proxy": (on("__init__", TrackedEventStream), "response"),
+    "PriceBook.cost": (on("cost", PriceBook), "pricing"),
+    "Recorder.finish": (on("finish", Recorder), "recording"),
 }
-
-
-def _failure(bedrock: Bedrock, call: Callable[[Bedrock], Any], headers: dict[str, str]) -> BaseException:
-    bedrock.headers.update(headers)
-    try:
-        with pytest.raises((botocore.exceptions.ClientError, urllib3.exceptions.ProtocolError)) as caught:
-            call(bedrock)
-    finally:
-        for key in headers:
-            del bedrock.headers[key]
-    return caught.value
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("name", CALLS)
-def test_failures_inside_never_break_the_stream(tolerant, bedrock, monkeypatch, name, fault) -> None:
-    call = CALLS[name]
-    failures = ({"x-fake-status": "400"}, ERROR_AFTER)
-    expected = call(bedrock)
-    expected_errors = [_failure(bedrock, call, headers) for headers in failures]  # uninstrumented
-    tel = tolerant()
+async def test_failures_inside_never_break_the_stream(tolerant, bedrock, monkeypatch, name, fault) -> None:
     inject, stage = FAULTS[fault]
-    inject(monkeypatch)
-    assert call(bedrock) == expected
-    for headers, expected_error in zip(failures, expected_errors, strict=True):
-        error = _failure(bedrock, call, headers)
-        assert (type(error), str(error)) == (type(expected_error), str(expected_error))
-    gc.collect()
-    assert tel.total(names.INTERNAL_ERRORS.name, stage=stage) > 0
+    await check_faults_never_break(
+        tolerant,
+        monkeypatch,
+        lambda: bedrock.run(CALLS[name]),
+        "stream",
+        {fault: Fault(inject, {"stream": stage})},
+        failing=[{"x-fake-status": "400"}, ERROR_AFTER],  # refused, then dropped mid-stream
+        errors=(botocore.exceptions.ClientError, urllib3.exceptions.ProtocolError),
+    )
 
 
 def test_titan_stream_chunks_decode_as_sent(instrumented, bedrock) -> None:

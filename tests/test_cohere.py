@@ -19,9 +19,11 @@ import httpx
 import pytest
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from helpers_faults import Fault, check_faults_never_break, on
+from helpers_providers import ERROR_AFTER, check_patches_undone, leave, read_then_release, request_attributes
 
 import otel_tokens
-from otel_tokens import errors, names
+from otel_tokens import names
 from otel_tokens.demo.fakes.cohere import TEMPLATE_TOKENS
 from otel_tokens.instrumentation.cohere import (
     LIBRARY,
@@ -44,7 +46,6 @@ HEADERS = {
 }
 TOTAL = 30
 MSGS = [{"role": "user", "content": "hello"}]
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -53,17 +54,28 @@ def tls() -> ssl.SSLContext:
 
 
 @pytest.fixture
-def client(fake_llm, tls):
-    http = httpx.Client(verify=tls)
-    yield cohere.ClientV2(api_key="test", base_url=fake_llm.url, max_retries=0, httpx_client=http)
+async def make_client(fake_llm, tls):
+    """``make_client(aio=False)``: a new v2 client (the SDK binds ``chat`` and ``chat_stream`` to a
+    client as it makes it: only one made after ``instrument()`` has them instrumented)."""
+    http, ahttp = httpx.Client(verify=tls), httpx.AsyncClient(verify=tls)
+
+    def make(aio: bool = False) -> Any:
+        cls = cohere.AsyncClientV2 if aio else cohere.ClientV2
+        return cls(api_key="test", base_url=fake_llm.url, max_retries=0, httpx_client=ahttp if aio else http)
+
+    yield make
     http.close()
+    await ahttp.aclose()
 
 
 @pytest.fixture
-async def aclient(fake_llm, tls):
-    http = httpx.AsyncClient(verify=tls)
-    yield cohere.AsyncClientV2(api_key="test", base_url=fake_llm.url, max_retries=0, httpx_client=http)
-    await http.aclose()
+def client(make_client):
+    return make_client()
+
+
+@pytest.fixture
+def aclient(make_client):
+    return make_client(aio=True)
 
 
 def args(model=MODEL, **headers):
@@ -161,16 +173,19 @@ def test_request_attributes_and_tool_call(instrumented, client) -> None:
         presence_penalty=0.1,
         response_format={"type": "json_object"},
     )
-    attrs = instrumented.only_span().attributes
-    assert attrs[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("TOOL_CALL",)
-    assert attrs[names.GEN_AI_REQUEST_MAX_TOKENS] == 64
-    assert attrs[names.GEN_AI_REQUEST_TEMPERATURE] == 0.2
-    assert attrs[names.GEN_AI_REQUEST_TOP_P] == 0.9
-    assert attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
-    assert attrs[names.GEN_AI_REQUEST_SEED] == 7
-    assert attrs[names.GEN_AI_REQUEST_FREQUENCY_PENALTY] == 0.3
-    assert attrs[names.GEN_AI_REQUEST_PRESENCE_PENALTY] == 0.1
-    assert attrs[names.GEN_AI_OUTPUT_TYPE] == "json"
+    span = instrumented.only_span()
+    assert span.attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("TOOL_CALL",)
+    assert request_attributes(span) == {
+        names.GEN_AI_REQUEST_MODEL: MODEL,
+        names.GEN_AI_REQUEST_MAX_TOKENS: 64,
+        names.GEN_AI_REQUEST_TEMPERATURE: 0.2,
+        names.GEN_AI_REQUEST_TOP_P: 0.9,
+        names.GEN_AI_REQUEST_STOP_SEQUENCES: ("END",),
+        names.GEN_AI_REQUEST_SEED: 7,
+        names.GEN_AI_REQUEST_FREQUENCY_PENALTY: 0.3,
+        names.GEN_AI_REQUEST_PRESENCE_PENALTY: 0.1,
+        names.GEN_AI_OUTPUT_TYPE: "json",
+    }
 
 
 async def test_embed(instrumented, client, aclient) -> None:
@@ -266,14 +281,9 @@ def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
     check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
-@pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
+@pytest.mark.parametrize(("read", "outcome"), [(None, "unread"), ("message", "unmarked")])
 def test_dropped_response_is_inferred(instrumented, client, check_outcome, read, outcome) -> None:
-    reply = client.chat(**args())
-    _ = reply.id, reply.usage, reply.finish_reason  # metadata is not a read
-    if read:
-        _ = reply.message
-    del reply
-    gc.collect()
+    read_then_release(client.chat(**args()), metadata=("id", "usage", "finish_reason"), content=read)
     check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
@@ -310,28 +320,17 @@ ENDS = {
 
 
 @pytest.mark.parametrize("end", ENDS)
-def test_stream_ends_once_on_every_path(instrumented, client, fake_llm, one_call, end) -> None:
+async def test_stream_ends_once_on_every_path(instrumented, client, fake_llm, one_call, end) -> None:
     sent = len(fake_llm.requests)
     stream = client.chat_stream(**args(**(ERROR_AFTER if end == "error" else {})))
+    read = await leave(instrumented, stream, end, error=httpx.RemoteProtocolError)
     if end == "exhaust":
-        assert text_of(stream) == "one two three"
-    elif end == "close":
-        assert next(stream).type == "message-start"
-        stream.close()
-    elif end == "abandoned":
-        assert next(stream).type == "message-start"
-    elif end == "break_and_drop":
-        for _event in stream:
-            break
-    elif end == "error":
-        with pytest.raises(httpx.RemoteProtocolError):
-            _ = list(stream)
+        assert text_of(read) == "one two three"
+    elif end in ("close", "abandoned"):
+        assert read[0].type == "message-start"
     del stream
     outcome, source = ENDS[end]
-    span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert instrumented.outcome_label() == outcome
-    assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
-    assert span.attributes.get(names.ATTR_USAGE_SOURCE) == source
+    one_call(instrumented, outcome=outcome, usage_source=source)
     assert len(fake_llm.requests) - sent == 1
 
 
@@ -354,60 +353,25 @@ async def test_a_stream_never_iterated_is_no_call(instrumented, client, aclient,
     assert instrumented.points(names.CALLS.name) == []
 
 
-@pytest.mark.parametrize("end", ["exhaust", "aclose", "break_and_drop", "error"])
+@pytest.mark.parametrize("end", ["exhaust", "close", "break_and_drop", "error"])
 async def test_async_stream_ends_once(instrumented, aclient, one_call, end) -> None:
     stream = aclient.chat_stream(**args(**(ERROR_AFTER if end == "error" else {})))
-    if end == "aclose":
-        await stream.__anext__()
-        await stream.aclose()
-    elif end == "break_and_drop":
-        async for _event in stream:
-            break
-    elif end == "error":
-        with pytest.raises(httpx.RemoteProtocolError):
-            _ = [event async for event in stream]
-    elif end == "exhaust":
-        assert text_of([event async for event in stream]) == "one two three"
+    read = await leave(instrumented, stream, end, aio=True, error=httpx.RemoteProtocolError)
+    if end == "exhaust":
+        assert text_of(read) == "one two three"
     del stream
-    one_call(instrumented, "error" if end == "error" else "ok")
-    assert instrumented.outcome_label() == ("error" if end == "error" else "unmarked")
+    one_call(instrumented, outcome="error" if end == "error" else "unmarked")
 
 
 # --- uninstrument ------------------------------------------------------------------------------------
 
 
-def test_uninstrument_restores_the_original_methods(telemetry) -> None:
-    owners = CohereInstrumentor().patched()
+def test_uninstrument_restores_the_original_methods(instrument_with) -> None:
+    owners = check_patches_undone(instrument_with, CohereInstrumentor())
     assert len(owners) == len(LIBRARY.endpoints) + len(STREAM_ENDPOINTS) == 6
-    originals = [vars(cls)[method] for cls, method in owners]
-    otel_tokens.instrument(telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider)
-    try:
-        assert all(vars(cls)[m] is not orig for (cls, m), orig in zip(owners, originals, strict=True))
-    finally:
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-    assert all(vars(cls)[m] is orig for (cls, m), orig in zip(owners, originals, strict=True))
 
 
 # --- never break the call ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def quiet(telemetry):
-    """Instrumented with internal errors swallowed and counted, as in production."""
-    otel_tokens.instrument(
-        telemetry.tracer_provider,
-        telemetry.meter_provider,
-        telemetry.logger_provider,
-        raise_internal_errors=False,
-    )
-    try:
-        yield telemetry
-    finally:
-        gc.collect()
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-        errors.reset_logged()
 
 
 def _dump(model: Any) -> Any:
@@ -435,42 +399,34 @@ CALLS = {  # name -> (kind, call(client, headers) -> a comparable result)
     "chat_stream_async": ("stream", _async_stream),
     "embed_async": ("response", _async_embed),
 }
-STAGES = {  # stage -> (what to break, the kinds of call it reaches)
-    "request": ((mapping, "_request"), {"response", "stream"}),
-    "response": ((mapping, "usage_of"), {"response", "stream"}),
-    "stream_chunk": ((mapping.ChatStreamState, "on_chunk"), {"stream"}),
-    "stream_state": ((mapping.ChatStreamState, "__init__"), {"stream"}),
-    "recording": ((Recorder, "finish"), {"response", "stream"}),
-    "lazy_stream": ((lazy_streams, "_proxy"), {"stream"}),
+BOTH = ("response", "stream")
+FAULTS = {  # what breaks -> (how, {kind of call reached: stage counted})
+    "request": Fault(on("_request", mapping), dict.fromkeys(BOTH, "request")),
+    "usage": Fault(on("usage_of", mapping), {"response": "response", "stream": "stream_end"}),
+    "stream_chunk": Fault(on("on_chunk", mapping.ChatStreamState), {"stream": "stream_chunk"}),
+    "stream_state": Fault(on("__init__", mapping.ChatStreamState), {"stream": "stream_chunk"}),
+    "recording": Fault(on("finish", Recorder), dict.fromkeys(BOTH, "recording")),
+    "lazy_stream": Fault(on("_proxy", lazy_streams), {"stream": "request"}),
 }
 
 
-def _boom(*_args: Any, **_kwargs: Any) -> Any:
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
-async def _run(name: str, client: Any, aclient: Any, headers: dict[str, str]) -> Any:
-    result = CALLS[name][1](aclient if name.endswith("_async") else client, headers)
-    return await result if inspect.isawaitable(result) else result
-
-
 @pytest.mark.parametrize("name", CALLS)
-async def test_failures_inside_never_break_the_call(quiet, client, aclient, monkeypatch, name) -> None:
-    """For each stage in turn: break it, then the same call gives the same result, or the same
-    error, as before; the failure is counted only when the stage is on this call's path."""
-    headers = {"x-fake-input-tokens": "4", "x-fake-output-tokens": "2"}
-    expected = await _run(name, client, aclient, headers)
-    with pytest.raises(cohere.InternalServerError) as baseline:
-        await _run(name, client, aclient, {"x-fake-status": "500"})
-    for stage, (target, reaches) in STAGES.items():
-        before = quiet.total(names.INTERNAL_ERRORS.name)
-        with monkeypatch.context() as patch:
-            patch.setattr(*target, _boom)
-            assert await _run(name, client, aclient, headers) == expected, stage
-            with pytest.raises(type(baseline.value)) as caught:
-                await _run(name, client, aclient, {"x-fake-status": "500"})
-            assert caught.value.status_code == 500
-            assert caught.value.body == baseline.value.body
-            gc.collect()
-        assert (quiet.total(names.INTERNAL_ERRORS.name) > before) == (CALLS[name][0] in reaches), stage
-    assert quiet.total(names.INTERNAL_ERRORS.name, stage="request") > 0
+async def test_failures_inside_never_break_the_call(tolerant, make_client, monkeypatch, name) -> None:
+    """Each fault in turn leaves the result, and a provider error, as without otel-tokens; its
+    failure is counted under its stage only when it is on this call's path."""
+    kind, call = CALLS[name]
+
+    def make_run() -> Any:
+        client = make_client(aio=name.endswith("_async"))
+        return lambda h: call(client, {"x-fake-input-tokens": "4", "x-fake-output-tokens": "2", **h})
+
+    await check_faults_never_break(
+        tolerant,
+        monkeypatch,
+        make_run,
+        kind,
+        FAULTS,
+        failing=[{"x-fake-status": "500"}],
+        errors=cohere.InternalServerError,
+        same=lambda e: (type(e), e.status_code, e.body),  # its str() holds the response's headers
+    )

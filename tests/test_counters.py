@@ -106,10 +106,15 @@ def test_threads_lose_no_increment() -> None:
     assert [p[1] for p in _points(reader, names.TOKENS.name)] == [40_000]
 
 
-def test_same_meter_gets_the_same_counter_and_one_instrument(caplog: pytest.LogCaptureFixture) -> None:
-    meter = MeterProvider(metric_readers=[InMemoryMetricReader()]).get_meter("t")
-    assert summed_counter(meter, names.CALLS) is summed_counter(meter, names.CALLS)
-    assert "has been created already" not in caplog.text
+def test_same_meter_gets_the_same_counter_and_its_sums() -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("t")
+    first = summed_counter(meter, names.CALLS)
+    first.add(2, {**LABELS, "status": "ok"})
+    second = summed_counter(meter, names.CALLS)
+    second.add(3, {**LABELS, "status": "ok"})
+    assert second is first
+    assert [p[1] for p in _points(reader, names.CALLS.name)] == [5]  # one series, not two instruments
 
 
 def test_reinstrumenting_on_the_same_provider_keeps_counting(telemetry: Telemetry) -> None:

@@ -18,7 +18,6 @@ test_port_already_taken_logs_one_error_and_calls_still_work), an unknown OpenAI 
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import socket
 import threading
@@ -26,8 +25,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import anthropic
-import openai
 import pytest
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
@@ -45,7 +42,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 import otel_tokens
-from otel_tokens import errors, exporters
+from otel_tokens import exporters
 from otel_tokens import names as n
 from otel_tokens.demo.fakes.hostile import hostile_url
 from otel_tokens.pricing import PricesFileError, load_overrides
@@ -56,48 +53,9 @@ CLAUDE_MSGS = [{"role": "user", "content": "hello"}]
 RESOURCE = Resource.create({"service.name": "faults"})
 
 
-# --- instrumentation as in production: internal errors are counted, never raised -------------------
-
-
-@pytest.fixture
-def tolerant(telemetry: Any) -> Iterator[Callable[..., Any]]:
-    """``tolerant(tracer_provider=..., logger_provider=..., **settings)`` instruments with internal
-    errors swallowed and counted; metrics always go to the in-memory reader of ``telemetry``."""
-    started = False
-    errors.reset_logged()
-
-    def start(
-        tracer_provider: Any = None, logger_provider: Any = None, meter_provider: Any = None, **settings: Any
-    ) -> Any:
-        nonlocal started
-        started = True  # uninstrumented at teardown even when instrument() raised half-way
-        otel_tokens.instrument(
-            tracer_provider or telemetry.tracer_provider,
-            meter_provider or telemetry.meter_provider,
-            logger_provider or telemetry.logger_provider,
-            raise_internal_errors=False,
-            **settings,
-        )
-        return telemetry
-
-    yield start
-    if started:
-        gc.collect()
-        otel_tokens.uninstrument()
-    errors.configure(None, False)
-    errors.reset_logged()
-
-
 @pytest.fixture
 def oai(make_openai_client: Any) -> Any:
     return make_openai_client()
-
-
-@pytest.fixture
-def anth(fake_llm: Any) -> Iterator[Any]:
-    client = anthropic.Anthropic(base_url=fake_llm.anthropic_base_url, api_key="test", max_retries=0)
-    yield client
-    client.close()
 
 
 def _chat(client: Any, **kwargs: Any) -> Any:
@@ -106,12 +64,6 @@ def _chat(client: Any, **kwargs: Any) -> Any:
 
 def _message(client: Any, model: str = CLAUDE, **kwargs: Any) -> Any:
     return client.messages.create(model=model, max_tokens=64, messages=CLAUDE_MSGS, **kwargs)
-
-
-def _only_span(tel: Any) -> Any:
-    gc.collect()
-    [span] = tel.finished_spans()
-    return span
 
 
 def _stage_logs(caplog: pytest.LogCaptureFixture, stage: str) -> list[logging.LogRecord]:
@@ -221,7 +173,7 @@ async def test_calls_return_while_the_otlp_export_is_stuck(
     monkeypatch: pytest.MonkeyPatch,
     tolerant: Any,
     make_openai_client: Any,
-    anth: Any,
+    anthropic_client: Any,
 ) -> None:
     # The providers init() builds for OTEL_EXPORTER_OTLP_ENDPOINT, with a collector that takes the
     # export request and never answers (the exporter would wait a minute for it).
@@ -241,8 +193,12 @@ async def test_calls_return_while_the_otlp_export_is_stuck(
             _chat(client).choices[0].message.content,
             (await _chat(aclient)).choices[0].message.content,
             "".join(c.choices[0].delta.content or "" for c in _chat(client, stream=True) if c.choices),
-            _message(anth).content[0].text,
-            "".join(e.delta.text for e in _message(anth, stream=True) if e.type == "content_block_delta"),
+            _message(anthropic_client).content[0].text,
+            "".join(
+                e.delta.text
+                for e in _message(anthropic_client, stream=True)
+                if e.type == "content_block_delta"
+            ),
         ]
         for _ in range(3):
             otel_tokens.mark_used(_chat(client))
@@ -347,7 +303,7 @@ def test_a_raising_span_exporter_leaves_calls_and_metrics_intact(
 
     assert normalized(reply) == baseline
     otel_tokens.mark_used(reply)
-    assert _only_span(tel).attributes[n.ATTR_USAGE_SOURCE] == "provider"
+    assert tel.only_span().attributes[n.ATTR_USAGE_SOURCE] == "provider"
     assert tel.total(n.CALLS.name, status="ok") == 1
     assert tel.total(n.OUTCOME_CALLS.name, outcome="used") == 1
     # The OTel SDK's span processor isolates its exporter (and logs it); nothing of ours failed.
@@ -356,21 +312,19 @@ def test_a_raising_span_exporter_leaves_calls_and_metrics_intact(
 
 
 def test_a_raising_span_processor_is_counted_and_the_call_unchanged(
-    tolerant: Any, telemetry: Any, oai: Any, anth: Any
+    tolerant: Any, telemetry: Any, oai: Any, anthropic_client: Any
 ) -> None:
-    baseline = normalized(_chat(oai)), _message(anth).content[0].text
+    baseline = normalized(_chat(oai)), _message(anthropic_client).content[0].text
     tracer_provider = TracerProvider(shutdown_on_exit=False)
     tracer_provider.add_span_processor(SimpleSpanProcessor(telemetry.spans))
     tracer_provider.add_span_processor(RaisingSpanProcessor())
     tel = tolerant(tracer_provider=tracer_provider)
 
-    assert (normalized(_chat(oai)), _message(anth).content[0].text) == baseline
+    assert (normalized(_chat(oai)), _message(anthropic_client).content[0].text) == baseline
     stream_text = "".join(c.choices[0].delta.content or "" for c in _chat(oai, stream=True) if c.choices)
 
     assert stream_text == "Hello from the fake model."
-    assert (
-        tel.total(n.INTERNAL_ERRORS.name) == 3
-    )  # stage "recording" (or "export" once span.end() is guarded)
+    assert tel.total(n.INTERNAL_ERRORS.name, stage="export") == 3  # ending each span
     assert tel.total(n.CALLS.name, status="ok") == 3  # recorded before the span's end failed
     assert len(tel.finished_spans()) == 3
 
@@ -383,7 +337,7 @@ def test_a_raising_span_processor_still_gives_every_call_one_outcome(
     tracer_provider.add_span_processor(RaisingSpanProcessor())
     tel = tolerant(tracer_provider=tracer_provider)
     reply = _chat(oai)
-    otel_tokens.mark_used(reply)  # today: ValueError, "not produced by an instrumented LLM call"
+    otel_tokens.mark_used(reply)
     assert tel.total(n.OUTCOME_CALLS.name, outcome="used") == 1
 
 
@@ -461,11 +415,11 @@ def test_a_prices_file_cut_short_does_not_stop_the_app(
     path = tmp_path / "prices.yaml"
     path.write_text("models:\n  my-finetune:\n    input: 0.30\n    out")
     caplog.set_level(logging.WARNING, logger="otel_tokens")
-    tolerant(prices_file=str(path))  # today: raises PricesFileError
+    tolerant(prices_file=str(path))
     assert _chat(oai).choices[0].message.content == "Hello from the fake model."
     assert telemetry.total(n.INTERNAL_ERRORS.name, stage="pricing") == 1
     assert len(_stage_logs(caplog, "pricing")) == 1
-    assert _only_span(telemetry).attributes[n.ATTR_COST_PRICED] is True  # bundled prices still apply
+    assert telemetry.only_span().attributes[n.ATTR_COST_PRICED] is True  # bundled prices still apply
 
 
 # --- what the provider sends: malformed, missing, negative, renamed ---------------------------------
@@ -521,25 +475,28 @@ def _outcome(result: Callable[[], Any]) -> tuple[str, Any]:
         return "raised", type(exc)
 
 
-def _clients(fake_llm: Any, spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    base = hostile_url(fake_llm.url, spec) if spec else fake_llm.url
-    return {
-        "openai": openai.OpenAI(base_url=f"{base}/v1", api_key="test", max_retries=0),
-        "anthropic": anthropic.Anthropic(base_url=base, api_key="test", max_retries=0),
-    }
+@pytest.fixture
+def client_for(make_sdk_client: Any, fake_llm: Any) -> Callable[..., Any]:
+    """``client_for(provider, spec=None)``: a client of the fake server, hostile as ``spec`` says."""
+
+    def make(provider: str, spec: dict[str, Any] | None = None) -> Any:
+        base = hostile_url(fake_llm.url, spec) if spec else fake_llm.url
+        return make_sdk_client(provider, base_url=f"{base}/v1" if provider == "openai" else base)
+
+    return make
 
 
 @pytest.mark.parametrize("name", [c for c in CALLS if c not in ("openai.embeddings", "openai.responses")])
-def test_malformed_json_raises_the_sdks_own_error(tolerant: Any, fake_llm: Any, name: str) -> None:
+def test_malformed_json_raises_the_sdks_own_error(tolerant: Any, client_for: Any, name: str) -> None:
     provider, call = CALLS[name]
-    client = _clients(fake_llm)[provider]
+    client = client_for(provider)
     headers = {"x-fake-malformed": "1"}
     expected = _outcome(lambda: call(client, headers))
     tel = tolerant()
 
     assert _outcome(lambda: call(client, headers)) == expected
     assert expected[0] == "raised"
-    span = _only_span(tel)
+    span = tel.only_span()
     assert span.status.status_code.name == "ERROR"
     assert span.attributes[n.ERROR_TYPE] == expected[1].__qualname__
     assert tel.total(n.CALLS.name, status="error") == 1
@@ -548,16 +505,16 @@ def test_malformed_json_raises_the_sdks_own_error(tolerant: Any, fake_llm: Any, 
 
 
 @pytest.mark.parametrize("name", CALLS)
-def test_missing_usage_is_marked_missing(tolerant: Any, fake_llm: Any, name: str) -> None:
+def test_missing_usage_is_marked_missing(tolerant: Any, client_for: Any, name: str) -> None:
     provider, call = CALLS[name]
-    client = _clients(fake_llm)[provider]
+    client = client_for(provider)
     headers = {"x-fake-no-usage": "1"}
     # Anthropic's own stream accumulator needs usage: it raises with or without otel-tokens.
     expected = _outcome(lambda: call(client, headers))
     tel = tolerant()
 
     assert _outcome(lambda: call(client, headers)) == expected
-    attrs = _only_span(tel).attributes
+    attrs = tel.only_span().attributes
     assert attrs[n.ATTR_USAGE_SOURCE] == "missing"
     assert not [key for key in attrs if key.startswith("gen_ai.usage.")]
     # The HTTP exchange itself succeeded, also when the SDK's helper then failed on its own.
@@ -598,15 +555,15 @@ NEGATIVE = {  # provider -> (hostile spec, the usage otel-tokens must record: ne
 @pytest.mark.parametrize(
     "name", ["openai.chat", "openai.chat.stream", "anthropic.messages", "anthropic.messages.stream"]
 )
-def test_negative_usage_never_subtracts(tolerant: Any, fake_llm: Any, name: str) -> None:
+def test_negative_usage_never_subtracts(tolerant: Any, client_for: Any, name: str) -> None:
     provider, call = CALLS[name]
     spec, usage = NEGATIVE[provider]
-    client = _clients(fake_llm, spec)[provider]
+    client = client_for(provider, spec)
     expected = call(client, {})
     tel = tolerant()
 
     assert call(client, {}) == expected
-    attrs = _only_span(tel).attributes
+    attrs = tel.only_span().attributes
     assert attrs[n.GEN_AI_USAGE_INPUT_TOKENS] == usage.input_tokens
     assert attrs[n.GEN_AI_USAGE_OUTPUT_TOKENS] == usage.output_tokens
     assert attrs.get(n.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 0) == usage.cache_read_tokens
@@ -618,11 +575,13 @@ def test_negative_usage_never_subtracts(tolerant: Any, fake_llm: Any, name: str)
     assert tel.total(n.INTERNAL_ERRORS.name) == 0
 
 
-def test_unknown_anthropic_model_is_counted_unpriced(tolerant: Any, anth: Any) -> None:
+def test_unknown_anthropic_model_is_counted_unpriced(tolerant: Any, anthropic_client: Any) -> None:
     tel = tolerant()
-    reply = _message(anth, model="acme-claude-private", extra_headers={"x-fake-output-tokens": "7"})
+    reply = _message(
+        anthropic_client, model="acme-claude-private", extra_headers={"x-fake-output-tokens": "7"}
+    )
     assert reply.content[0].text == "Hello from the fake model."
-    attrs = _only_span(tel).attributes
+    attrs = tel.only_span().attributes
     assert attrs[n.ATTR_COST_PRICED] is False
     assert attrs[n.ATTR_COST_USD] == 0.0
     assert tel.total(n.UNPRICED_CALLS.name, model="acme-claude-private-2026-01-01") == 1
@@ -641,29 +600,29 @@ RENAMED = {
 
 
 @pytest.mark.parametrize("name", RENAMED)
-def test_a_renamed_usage_field_is_a_missing_usage(tolerant: Any, fake_llm: Any, name: str) -> None:
+def test_a_renamed_usage_field_is_a_missing_usage(tolerant: Any, client_for: Any, name: str) -> None:
     provider, call = CALLS[name]
-    client = _clients(fake_llm, RENAMED[name])[provider]
+    client = client_for(provider, RENAMED[name])
     expected = call(client, {})
     tel = tolerant()
 
     assert call(client, {}) == expected
-    span = _only_span(tel)
+    span = tel.only_span()
     assert span.attributes[n.ATTR_USAGE_SOURCE] == "missing"
     assert span.attributes[n.GEN_AI_RESPONSE_MODEL]  # the rest of the response is still read
     assert tel.total(n.CALLS.name, status="ok") == 1
     assert tel.points(n.TOKENS.name) == []
 
 
-def test_renamed_model_and_choices_fall_back_to_the_request(tolerant: Any, fake_llm: Any) -> None:
-    client = _clients(fake_llm, {"rename": {"model": "model_name", "choices": "outputs"}})["openai"]
+def test_renamed_model_and_choices_fall_back_to_the_request(tolerant: Any, client_for: Any) -> None:
+    client = client_for("openai", {"rename": {"model": "model_name", "choices": "outputs"}})
     expected = normalized(_chat(client))
     tel = tolerant()
 
     reply = _chat(client)
 
     assert normalized(reply) == expected
-    attrs = _only_span(tel).attributes
+    attrs = tel.only_span().attributes
     assert n.GEN_AI_RESPONSE_MODEL not in attrs
     assert n.GEN_AI_RESPONSE_FINISH_REASONS not in attrs
     assert attrs[n.ATTR_USAGE_SOURCE] == "provider"
@@ -671,12 +630,12 @@ def test_renamed_model_and_choices_fall_back_to_the_request(tolerant: Any, fake_
     assert attrs[n.ATTR_COST_PRICED] is True
 
 
-def test_a_renamed_usage_field_does_not_show_the_hidden_usage_chunk(tolerant: Any, fake_llm: Any) -> None:
-    client = _clients(fake_llm, {"rename": {"usage": "usage_v2"}})["openai"]
+def test_a_renamed_usage_field_does_not_show_the_hidden_usage_chunk(tolerant: Any, client_for: Any) -> None:
+    client = client_for("openai", {"rename": {"usage": "usage_v2"}})
 
     def choices() -> list[Any]:
         return [normalized(chunk.choices) for chunk in _chat(client, stream=True)]
 
     expected = choices()
     tolerant()
-    assert choices() == expected  # today: one more chunk, with no choices, at the end
+    assert choices() == expected  # no extra usage-only chunk, without choices, at the end

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from otel_tokens.fingerprints import RepeatDetector, canonical
 
 MESSAGES = [{"role": "user", "content": "Summarize the status page"}]
@@ -94,3 +96,17 @@ def test_pydantic_response_format_classes_are_fingerprinted_by_schema() -> None:
     b = detector.digest("openai", "chat", {"model": "m", "messages": MESSAGES, "response_format": Answer})
     c = detector.digest("openai", "chat", {"model": "m", "messages": MESSAGES, "response_format": Other})
     assert a == b != c
+
+
+def test_file_like_bodies_never_repeat_and_bytes_bodies_do() -> None:
+    """An InvokeModel body passed as a file is read only as it is sent: two of them are never
+    taken for a repeat (their content is unknown); equal bytes are; bookkeeping fields do not count."""
+    detector = RepeatDetector(window_s=600)
+    model = {"modelId": "anthropic.claude-3-haiku"}
+    files = [detector.digest("aws.bedrock", "chat", {**model, "body": io.BytesIO(b"{}")}) for _ in range(2)]
+    assert files[0] != files[1]
+    same = [
+        detector.digest("aws.bedrock", "chat", {**model, "body": b"{}", "requestMetadata": {"n": str(n)}})
+        for n in range(2)
+    ]
+    assert same[0] == same[1]

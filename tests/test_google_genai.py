@@ -10,8 +10,8 @@ candidates): GenAI input 20, output 13 of which 3 reasoning; billed total 33.
 
 from __future__ import annotations
 
+import functools
 import gc
-import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +21,11 @@ from genai_prices import calc_price
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from helpers_faults import Fault, check_faults_never_break, on
+from helpers_providers import check_patches_undone, read_then_release, request_attributes
 
 import otel_tokens
-from otel_tokens import errors, names
+from otel_tokens import names
 from otel_tokens.instrumentation.google_genai import (
     GENERATE,
     LIBRARY,
@@ -52,24 +54,10 @@ BY_TYPE = {"input": 15, "cache_read": 5, "cache_write": 0, "output": 10, "reason
 
 
 @pytest.fixture(scope="module")
-def client(fake_llm) -> Iterator[genai.Client]:
-    made = genai.Client(api_key="test", http_options=types.HttpOptions(base_url=fake_llm.url))
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
 def vertex(fake_llm) -> Iterator[genai.Client]:
     made = genai.Client(vertexai=True, api_key="test", http_options=types.HttpOptions(base_url=fake_llm.url))
     yield made
     made.close()
-
-
-@pytest.fixture
-async def aio(client):
-    """``client.aio`` on this test's event loop; its aiohttp session is closed at teardown."""
-    yield client.aio
-    await client.aio.aclose()
 
 
 def config(**headers: str) -> types.GenerateContentConfig:
@@ -87,12 +75,6 @@ def generate(models, model=MODEL, **headers):
 def expected_cost(input_tokens=20, cached=5, output=13, model=MODEL):
     usage = PriceUsage(input_tokens=input_tokens, cache_read_tokens=cached, output_tokens=output)
     return float(calc_price(usage, model, provider_id="google").total_price)
-
-
-def only_span(tel):
-    gc.collect()
-    [span] = tel.finished_spans()
-    return span
 
 
 def check_generate_span(tel, span, *, provider="gcp.gemini", stream=False):
@@ -133,28 +115,28 @@ def check_generate_span(tel, span, *, provider="gcp.gemini", stream=False):
 # --- generate_content --------------------------------------------------------------------------------
 
 
-def test_generate_content(instrumented, client) -> None:
-    reply = generate(client.models)
+def test_generate_content(instrumented, genai_client) -> None:
+    reply = generate(genai_client.models)
     assert isinstance(reply, types.GenerateContentResponse)
     assert reply.text == "one two three"
-    check_generate_span(instrumented, only_span(instrumented))
+    check_generate_span(instrumented, instrumented.only_span())
 
 
-async def test_async_generate_content(instrumented, aio) -> None:
-    reply = await generate(aio.models)
+async def test_async_generate_content(instrumented, genai_aio) -> None:
+    reply = await generate(genai_aio.models)
     assert reply.text == "one two three"
-    check_generate_span(instrumented, only_span(instrumented))
+    check_generate_span(instrumented, instrumented.only_span())
 
 
 def test_vertex_ai_names_its_provider(instrumented, vertex) -> None:
     assert generate(vertex.models).text == "one two three"
-    check_generate_span(instrumented, only_span(instrumented), provider="gcp.vertex_ai")
+    check_generate_span(instrumented, instrumented.only_span(), provider="gcp.vertex_ai")
 
 
-def test_tool_use_prompt_tokens_are_input(instrumented, client) -> None:
+def test_tool_use_prompt_tokens_are_input(instrumented, genai_client) -> None:
     # The fake reports x-fake-cache-write-tokens as toolUsePromptTokenCount (Gemini has no cache writes).
-    generate(client.models, **{"x-fake-cache-write-tokens": "4"})
-    attrs = only_span(instrumented).attributes
+    generate(genai_client.models, **{"x-fake-cache-write-tokens": "4"})
+    attrs = instrumented.only_span().attributes
     assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 24
     assert names.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS not in attrs
     assert instrumented.total(names.TOKENS.name, token_type="input") == 19
@@ -163,7 +145,7 @@ def test_tool_use_prompt_tokens_are_input(instrumented, client) -> None:
 
 
 @pytest.mark.parametrize("as_dict", [False, True])
-def test_request_attributes_and_resource_names(instrumented, client, as_dict) -> None:
+def test_request_attributes_and_resource_names(instrumented, genai_client, as_dict) -> None:
     settings: dict[str, Any] = {
         "temperature": 0.5,
         "top_p": 0.9,
@@ -174,18 +156,15 @@ def test_request_attributes_and_resource_names(instrumented, client, as_dict) ->
         "response_mime_type": "application/json",
         "http_options": {"headers": {**HEADERS, "x-fake-output": '{"a": 1}'}},
     }
-    reply = client.models.generate_content(
+    reply = genai_client.models.generate_content(
         model=f"models/{MODEL}",
         contents="hello",
         config=settings if as_dict else types.GenerateContentConfig(**settings),
     )
     assert reply.text == '{"a": 1}'
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.name == f"generate_content {MODEL}"  # "models/" is a resource path, not the name
-    attrs = span.attributes
-    assert {
-        k: attrs[k] for k in attrs if k.startswith("gen_ai.request.") or k == names.GEN_AI_OUTPUT_TYPE
-    } == {
+    assert request_attributes(span) == {
         names.GEN_AI_REQUEST_MODEL: MODEL,
         names.GEN_AI_REQUEST_TEMPERATURE: 0.5,
         names.GEN_AI_REQUEST_TOP_P: 0.9,
@@ -197,43 +176,43 @@ def test_request_attributes_and_resource_names(instrumented, client, as_dict) ->
     }
 
 
-def test_function_call_finishes_with_stop(instrumented, client) -> None:
-    reply = generate(client.models, **{"x-fake-tool-call": "lookup"})
+def test_function_call_finishes_with_stop(instrumented, genai_client) -> None:
+    reply = generate(genai_client.models, **{"x-fake-tool-call": "lookup"})
     assert reply.function_calls[0].name == "lookup"
-    assert only_span(instrumented).attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert instrumented.only_span().attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
 
-def test_unpriced_model_is_counted(instrumented, client) -> None:
-    generate(client.models, model="gemini-unknown-model")
-    attrs = only_span(instrumented).attributes
+def test_unpriced_model_is_counted(instrumented, genai_client) -> None:
+    generate(genai_client.models, model="gemini-unknown-model")
+    attrs = instrumented.only_span().attributes
     assert attrs[names.ATTR_COST_PRICED] is False
     assert attrs[names.ATTR_COST_USD] == 0.0
     assert instrumented.total(names.UNPRICED_CALLS.name, model="gemini-unknown-model-2026-01-01") == 1
     assert instrumented.points(names.COST_USD.name) == []
 
 
-def test_missing_usage(instrumented, client) -> None:
-    generate(client.models, **{"x-fake-no-usage": "1"})
-    attrs = only_span(instrumented).attributes
+def test_missing_usage(instrumented, genai_client) -> None:
+    generate(genai_client.models, **{"x-fake-no-usage": "1"})
+    attrs = instrumented.only_span().attributes
     assert attrs[names.ATTR_USAGE_SOURCE] == "missing"
     assert names.GEN_AI_USAGE_INPUT_TOKENS not in attrs
     assert instrumented.points(names.TOKENS.name) == []
     assert instrumented.total(names.CALLS.name, status="ok") == 1
 
 
-def test_http_error_is_one_failed_call(instrumented, client) -> None:
+def test_http_error_is_one_failed_call(instrumented, genai_client) -> None:
     with pytest.raises(genai_errors.ClientError) as caught:
-        generate(client.models, **{"x-fake-status": "429"})
+        generate(genai_client.models, **{"x-fake-status": "429"})
     assert caught.value.code == 429
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.status.status_code.name == "ERROR"
     assert span.attributes[names.ERROR_TYPE] == "429"  # the HTTP status, from genai's .code
     assert instrumented.total(names.CALLS.name, status="error") == 1
     assert instrumented.total(names.OUTCOME_CALLS.name, outcome="error") == 1
 
 
-def test_chat_messages_are_one_call_each(instrumented, client) -> None:
-    chat = client.chats.create(model=MODEL, config=config())
+def test_chat_messages_are_one_call_each(instrumented, genai_client) -> None:
+    chat = genai_client.chats.create(model=MODEL, config=config())
     assert chat.send_message("hi").text == "one two three"
     assert "".join(chunk.text for chunk in chat.send_message_stream("again")) == "one two three"
     gc.collect()
@@ -271,17 +250,17 @@ def check_embed_span(tel, span, *, tokens=20, priced=True, model=EMBED_MODEL, pr
     assert tel.total(names.UNPRICED_CALLS.name, **labels) == (0 if priced else 1)
 
 
-def test_embed_content(instrumented, client) -> None:
-    reply = client.models.embed_content(model=EMBED_MODEL, contents=["a b", "c"], config=embed_config())
+def test_embed_content(instrumented, genai_client) -> None:
+    reply = genai_client.models.embed_content(model=EMBED_MODEL, contents=["a b", "c"], config=embed_config())
     assert isinstance(reply, types.EmbedContentResponse)
     assert len(reply.embeddings) == 2
-    check_embed_span(instrumented, only_span(instrumented))
+    check_embed_span(instrumented, instrumented.only_span())
 
 
-async def test_async_embed_content(instrumented, aio) -> None:
-    reply = await aio.models.embed_content(model=EMBED_MODEL, contents="a b", config=embed_config())
+async def test_async_embed_content(instrumented, genai_aio) -> None:
+    reply = await genai_aio.models.embed_content(model=EMBED_MODEL, contents="a b", config=embed_config())
     assert len(reply.embeddings) == 1
-    check_embed_span(instrumented, only_span(instrumented))
+    check_embed_span(instrumented, instrumented.only_span())
 
 
 @pytest.mark.parametrize(
@@ -295,7 +274,7 @@ async def test_async_embed_content(instrumented, aio) -> None:
 def test_vertex_embeddings(instrumented, vertex, model, contents, priced) -> None:
     reply = vertex.models.embed_content(model=model, contents=contents, config=embed_config())
     assert len(reply.embeddings) == (len(contents) if isinstance(contents, list) else 1)
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     check_embed_span(instrumented, span, priced=priced, model=model, provider="gcp.vertex_ai")
 
 
@@ -314,7 +293,7 @@ def afc_config() -> types.GenerateContentConfig:
 
 def check_two_rounds(tel) -> None:
     """One span for the call; both requests (function call, then answer) billed."""
-    span = only_span(tel)
+    span = tel.only_span()
     attrs = span.attributes
     assert attrs[names.GEN_AI_USAGE_INPUT_TOKENS] == 40
     assert attrs[names.GEN_AI_USAGE_OUTPUT_TOKENS] == 26
@@ -326,62 +305,61 @@ def check_two_rounds(tel) -> None:
 
 # Quiet: repeat fingerprints cannot yet serialize a config holding Python functions (reported).
 @pytest.mark.parametrize("surface", ["sync", "async", "stream", "async_stream"])
-async def test_automatic_function_calling_bills_every_round(tolerant, client, aio, fake_llm, surface) -> None:
+async def test_automatic_function_calling_bills_every_round(
+    tolerant, genai_client, genai_aio, fake_llm, surface
+) -> None:
     tel = tolerant()
     before = len(fake_llm.requests)
     kwargs = {"model": MODEL, "contents": "what is lookup(1)?", "config": afc_config()}
     if surface == "sync":
-        text = client.models.generate_content(**kwargs).text
+        text = genai_client.models.generate_content(**kwargs).text
     elif surface == "async":
-        text = (await aio.models.generate_content(**kwargs)).text
+        text = (await genai_aio.models.generate_content(**kwargs)).text
     elif surface == "stream":
-        text = "".join(c.text or "" for c in client.models.generate_content_stream(**kwargs))
+        text = "".join(c.text or "" for c in genai_client.models.generate_content_stream(**kwargs))
     else:
-        text = "".join([c.text or "" async for c in await aio.models.generate_content_stream(**kwargs)])
+        text = "".join([c.text or "" async for c in await genai_aio.models.generate_content_stream(**kwargs)])
     assert text == "one two three"
     assert len(fake_llm.requests) - before == 2
     check_two_rounds(tel)
 
 
-def test_request_hook_notes_nothing_outside_a_call(instrumented, client) -> None:
+def test_request_hook_notes_nothing_outside_a_call(instrumented, genai_client) -> None:
     assert hops.noted() == []
-    generate(client.models)
+    generate(genai_client.models)
     assert hops.noted() == []
 
 
 # --- outcomes ----------------------------------------------------------------------------------------
 
 
-def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
-    reply = generate(client.models)
+def test_mark_used_on_a_response(instrumented, genai_client, check_outcome) -> None:
+    reply = generate(genai_client.models)
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=TOTAL)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
 @pytest.mark.parametrize(
     ("read", "outcome"), [(None, "unread"), ("text", "unmarked"), ("candidates", "unmarked")]
 )
-def test_dropped_response_is_inferred(instrumented, client, check_outcome, read, outcome) -> None:
-    reply = generate(client.models)
-    _ = reply.response_id, reply.usage_metadata, reply.model_version  # metadata is not a read
-    if read:
-        getattr(reply, read)
-    del reply
-    check_outcome(instrumented, only_span(instrumented), outcome, tokens=TOTAL)
+def test_dropped_response_is_inferred(instrumented, genai_client, check_outcome, read, outcome) -> None:
+    metadata = ("response_id", "usage_metadata", "model_version")
+    read_then_release(generate(genai_client.models), metadata=metadata, content=read)
+    check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
-def test_embeddings_read_and_discarded(instrumented, client, check_outcome) -> None:
-    reply = client.models.embed_content(model=EMBED_MODEL, contents="a b", config=embed_config())
+def test_embeddings_read_and_discarded(instrumented, genai_client, check_outcome) -> None:
+    reply = genai_client.models.embed_content(model=EMBED_MODEL, contents="a b", config=embed_config())
     _ = reply.embeddings[0].values
     otel_tokens.mark_discarded(reply)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=20)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=20)
 
 
-def test_task_run_verdict_covers_its_calls(instrumented, client) -> None:
+def test_task_run_verdict_covers_its_calls(instrumented, genai_client) -> None:
     with otel_tokens.task("triage", team="support") as run:
-        assert generate(client.models).text == "one two three"
+        assert generate(genai_client.models).text == "one two three"
         run.mark_used()
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[names.ATTR_TASK] == "triage"
     assert (
         instrumented.total(names.OUTCOME_TOKENS.name, outcome="used", task="triage", team="support") == TOTAL
@@ -391,22 +369,9 @@ def test_task_run_verdict_covers_its_calls(instrumented, client) -> None:
 # --- instrumentor ------------------------------------------------------------------------------------
 
 
-def test_instrument_and_uninstrument_restore_every_method(telemetry) -> None:
-    owners = GoogleGenAIInstrumentor().patched()
+def test_instrument_and_uninstrument_restore_every_method(instrument_with) -> None:
+    owners = check_patches_undone(instrument_with, GoogleGenAIInstrumentor())
     assert len(owners) == len(LIBRARY.endpoints) + len(GENERATE) + len(REQUEST_HOOKS) == 8
-    originals = [vars(cls)[method] for cls, method in owners]
-    done = otel_tokens.instrument(
-        telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider
-    )
-    try:
-        assert "otel_tokens_google_genai" in done
-        assert all(
-            vars(cls)[method] is not orig for (cls, method), orig in zip(owners, originals, strict=True)
-        )
-    finally:
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-    assert all(vars(cls)[method] is orig for (cls, method), orig in zip(owners, originals, strict=True))
     assert {"count_tokens", "compute_tokens"}.isdisjoint(method for _, method in owners)
 
 
@@ -453,67 +418,34 @@ CALLS = {  # name -> (kind, call(models, headers) -> a comparable result)
     "async_stream": ("stream", _async_stream),
     "async_embed": ("embed", _async_embed),
 }
-STAGES = {  # what breaks -> (the stage it is counted under, the kinds of call it reaches)
-    "request": ((m, "_request"), "request", {"generate", "stream", "embed"}),
-    "usage": ((m, "gemini_usage"), None, {"generate", "stream", "embed"}),
-    "stream_chunk": ((GenerateStreamState, "on_chunk"), "stream_chunk", {"stream"}),
-    "stream_state": ((GenerateStreamState, "__init__"), "stream_chunk", {"stream"}),
-    "request_hook": ((hops, "_metadata"), "response", {"generate"}),
-    "recorder": ((Recorder, "start"), "recording", {"generate", "stream", "embed"}),
+ALL = ("generate", "stream", "embed")
+FAULTS = {  # what breaks -> (how, {kind of call reached: stage counted})
+    "request": Fault(on("_request", m), dict.fromkeys(ALL, "request")),
+    "usage": Fault(
+        on("gemini_usage", m), {"generate": "response", "stream": "stream_end", "embed": "response"}
+    ),
+    "stream_chunk": Fault(on("on_chunk", GenerateStreamState), {"stream": "stream_chunk"}),
+    "stream_state": Fault(on("__init__", GenerateStreamState), {"stream": "stream_chunk"}),
+    "request_hook": Fault(on("_metadata", hops), {"generate": "response"}),
+    "recorder": Fault(on("start", Recorder), dict.fromkeys(ALL, "recording")),
 }
 
 
-async def _run(name, client, aio, headers):
-    result = CALLS[name][1](aio.models if name.startswith("async") else client.models, headers)
-    return await result if inspect.isawaitable(result) else result
-
-
-def _boom(*_args, **_kwargs):
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
-def _capture_sdk_errors(monkeypatch) -> list[BaseException]:
-    """Every APIError the SDK's HTTP layer raises, to check the caller gets that very object."""
-    raised: list[BaseException] = []
-    sync_raise, async_raise = genai_errors.APIError.raise_error, genai_errors.APIError.raise_error_async
-
-    def raise_error(cls, *args):
-        try:
-            sync_raise(*args)
-        except genai_errors.APIError as exc:
-            raised.append(exc)
-            raise
-
-    async def raise_error_async(cls, *args):
-        try:
-            await async_raise(*args)
-        except genai_errors.APIError as exc:
-            raised.append(exc)
-            raise
-
-    monkeypatch.setattr(genai_errors.APIError, "raise_error", classmethod(raise_error))
-    monkeypatch.setattr(genai_errors.APIError, "raise_error_async", classmethod(raise_error_async))
-    return raised
-
-
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("name", CALLS)
-async def test_failures_inside_never_break_the_call(tolerant, client, aio, monkeypatch, name, stage) -> None:
-    expected = await _run(name, client, aio, {})  # the baseline: the SDK alone
-    with pytest.raises(genai_errors.ClientError) as baseline:
-        await _run(name, client, aio, {"x-fake-status": "400"})
-    tel = tolerant()
-    target, counted_as, reaches = STAGES[stage]
-    monkeypatch.setattr(*target, _boom)
-    raised = _capture_sdk_errors(monkeypatch)
-
-    assert await _run(name, client, aio, {}) == expected
-    with pytest.raises(genai_errors.ClientError) as caught:
-        await _run(name, client, aio, {"x-fake-status": "400"})
-    assert caught.value is raised[-1]  # the very object the SDK raised
-    assert (caught.value.code, str(caught.value)) == (baseline.value.code, str(baseline.value))
-    gc.collect()
-    reached = CALLS[name][0] in reaches
-    assert (tel.total(names.INTERNAL_ERRORS.name) > 0) == reached
-    if reached and counted_as is not None:
-        assert tel.total(names.INTERNAL_ERRORS.name, stage=counted_as) >= 1
+async def test_failures_inside_never_break_the_call(
+    tolerant, genai_client, genai_aio, monkeypatch, name, fault
+) -> None:
+    kind, call = CALLS[name]
+    models = genai_aio.models if name.startswith("async") else genai_client.models
+    await check_faults_never_break(
+        tolerant,
+        monkeypatch,
+        lambda: functools.partial(call, models),
+        kind,
+        {fault: FAULTS[fault]},
+        failing=[{"x-fake-status": "400"}],
+        errors=genai_errors.ClientError,
+        same=lambda e: (type(e), e.code, str(e)),
+        sdk_raises=[(genai_errors.APIError, "raise_error"), (genai_errors.APIError, "raise_error_async")],
+    )

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import gc
 import types as pytypes
-from collections.abc import Iterator
 
 import aiohttp
 import httpx2
 import pytest
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from helpers_providers import ERROR_AFTER, leave, maybe_await
 
 import otel_tokens
 from otel_tokens import names
@@ -32,21 +31,7 @@ HEADERS = {
     "x-fake-reasoning-tokens": "3",
     "x-fake-output": "one two three",
 }
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
 TOTAL = 33
-
-
-@pytest.fixture(scope="module")
-def client(fake_llm) -> Iterator[genai.Client]:
-    made = genai.Client(api_key="test", http_options=types.HttpOptions(base_url=fake_llm.url))
-    yield made
-    made.close()
-
-
-@pytest.fixture
-async def aio(client):
-    yield client.aio
-    await client.aio.aclose()
 
 
 def kwargs(**headers: str) -> dict[str, object]:
@@ -63,8 +48,8 @@ def check_usage(span, *, output=13, reasoning=3):
     assert attrs[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == reasoning
 
 
-def test_exhausted_stream(instrumented, client, one_call, check_outcome) -> None:
-    stream = client.models.generate_content_stream(**kwargs(**{"x-fake-chunks": "3"}))
+def test_exhausted_stream(instrumented, genai_client, one_call, check_outcome) -> None:
+    stream = genai_client.models.generate_content_stream(**kwargs(**{"x-fake-chunks": "3"}))
     assert isinstance(stream, pytypes.GeneratorType)
     chunks = list(stream)
     assert [c.text for c in chunks] == ["one", " two", " three", ""]
@@ -83,8 +68,8 @@ def test_exhausted_stream(instrumented, client, one_call, check_outcome) -> None
     check_outcome(instrumented, span, "used", tokens=TOTAL)
 
 
-async def test_async_exhausted_stream(instrumented, aio, one_call) -> None:
-    stream = await aio.models.generate_content_stream(**kwargs())
+async def test_async_exhausted_stream(instrumented, genai_aio, one_call) -> None:
+    stream = await genai_aio.models.generate_content_stream(**kwargs())
     assert isinstance(stream, pytypes.AsyncGeneratorType)
     assert "".join([c.text async for c in stream]) == "one two three"
     check_usage(one_call(instrumented))
@@ -95,86 +80,68 @@ async def test_async_exhausted_stream(instrumented, aio, one_call) -> None:
 ENDS = {  # how the caller leaves the stream -> the outcome inferred
     "break_and_drop": "unmarked",
     "close": "unmarked",
-    "gc_unstarted": "unread",
+    "gc": "unread",
     "error": "error",
 }
 
 
 @pytest.mark.parametrize("end", ENDS)
-def test_stream_ends_once_on_every_path(instrumented, client, one_call, end) -> None:
-    stream = client.models.generate_content_stream(**kwargs(**(ERROR_AFTER if end == "error" else {})))
+@pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
+async def test_stream_ends_once_on_every_path(
+    instrumented, genai_client, genai_aio, one_call, aio, end
+) -> None:
+    headers = ERROR_AFTER if end == "error" else {}
+    models = genai_aio.models if aio else genai_client.models
+    stream = await maybe_await(models.generate_content_stream(**kwargs(**headers)))
+    error = aiohttp.ClientPayloadError if aio else httpx2.RemoteProtocolError
+    read = await leave(instrumented, stream, end, aio=aio, error=error)
     if end == "close":
-        assert next(stream).text == "one"
-        stream.close()
-        with pytest.raises(StopIteration):
-            next(stream)
-    elif end == "break_and_drop":
-        for _chunk in stream:
-            break
-    elif end == "error":
-        with pytest.raises(httpx2.RemoteProtocolError):
-            _ = list(stream)
+        assert read[0].text == "one"
+        with pytest.raises(StopAsyncIteration if aio else StopIteration):  # closed for good
+            await stream.__anext__() if aio else next(stream)
     del stream
-    span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert instrumented.outcome_label() == ENDS[end]
-    assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
+    span = one_call(instrumented, outcome=ENDS[end])
     if end in ("break_and_drop", "close"):
         check_usage(span, output=6, reasoning=3)  # the usage reported so far: 3 of 10 candidates + 3 thoughts
-    elif end == "gc_unstarted":
+    elif end == "gc":
         assert span.attributes[names.ATTR_USAGE_SOURCE] == "missing"  # the request was never sent
 
 
-@pytest.mark.parametrize("end", ["break_and_drop", "aclose", "gc_unstarted", "error"])
-async def test_async_stream_ends_once_on_every_path(instrumented, aio, one_call, end) -> None:
-    stream = await aio.models.generate_content_stream(**kwargs(**(ERROR_AFTER if end == "error" else {})))
-    if end == "aclose":
-        assert (await stream.__anext__()).text == "one"
-        await stream.aclose()
-    elif end == "break_and_drop":
-        async for _chunk in stream:
-            break
-    elif end == "error":
-        with pytest.raises(aiohttp.ClientPayloadError):
-            _ = [chunk async for chunk in stream]
-    del stream
-    span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert instrumented.outcome_label() == {"aclose": "unmarked", "break_and_drop": "unmarked"}.get(
-        end, ENDS.get(end)
-    )
-    assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
-
-
 @pytest.mark.parametrize("aio_client", [False, True])
-async def test_http_error_surfaces_on_iteration(instrumented, client, aio, one_call, aio_client) -> None:
+async def test_http_error_surfaces_on_iteration(
+    instrumented, genai_client, genai_aio, one_call, aio_client
+) -> None:
     with pytest.raises(genai_errors.ClientError) as caught:
         if aio_client:
             _ = [
                 c
-                async for c in await aio.models.generate_content_stream(**kwargs(**{"x-fake-status": "400"}))
+                async for c in await genai_aio.models.generate_content_stream(
+                    **kwargs(**{"x-fake-status": "400"})
+                )
             ]
         else:
-            _ = list(client.models.generate_content_stream(**kwargs(**{"x-fake-status": "400"})))
+            _ = list(genai_client.models.generate_content_stream(**kwargs(**{"x-fake-status": "400"})))
     assert caught.value.code == 400
     one_call(instrumented, "error")
     assert instrumented.outcome_label() == "error"
 
 
-def test_malformed_chunk_fails_the_call(instrumented, client, one_call) -> None:
+def test_malformed_chunk_fails_the_call(instrumented, genai_client, one_call) -> None:
     with pytest.raises(genai_errors.UnknownApiResponseError):
-        _ = list(client.models.generate_content_stream(**kwargs(**{"x-fake-malformed": "1"})))
+        _ = list(genai_client.models.generate_content_stream(**kwargs(**{"x-fake-malformed": "1"})))
     one_call(instrumented, "error")
 
 
-def test_stream_without_usage_is_missing(instrumented, client, one_call) -> None:
+def test_stream_without_usage_is_missing(instrumented, genai_client, one_call) -> None:
     assert "".join(
-        c.text for c in client.models.generate_content_stream(**kwargs(**{"x-fake-no-usage": "1"}))
+        c.text for c in genai_client.models.generate_content_stream(**kwargs(**{"x-fake-no-usage": "1"}))
     )
     assert one_call(instrumented).attributes[names.ATTR_USAGE_SOURCE] == "missing"
 
 
-def test_abandoned_stream_inside_a_task_run(instrumented, client) -> None:
+def test_abandoned_stream_inside_a_task_run(instrumented, genai_client) -> None:
     with otel_tokens.task("summaries") as run:
-        stream = client.models.generate_content_stream(**kwargs())
+        stream = genai_client.models.generate_content_stream(**kwargs())
         assert next(stream).text == "one"
         del stream
         run.mark_used()

@@ -8,11 +8,7 @@ reasoning); streams get their usage from the final chunk's ``x_groq.usage``.
 
 from __future__ import annotations
 
-import gc
-import inspect
-import ssl
-from collections.abc import Callable
-from importlib.metadata import entry_points
+import functools
 from typing import Any
 
 import groq
@@ -21,14 +17,28 @@ import pytest
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
 from groq._base_client import AsyncAPIClient, SyncAPIClient
+from helpers_faults import (
+    check_error_unchanged,
+    check_result_unchanged,
+    reaching,
+    record_raised,
+    wrapper_faults,
+)
+from helpers_providers import (
+    ERROR_AFTER,
+    check_patches_undone,
+    drain,
+    entry_point,
+    leave,
+    maybe_await,
+    read_then_release,
+    request_attributes,
+)
 
 import otel_tokens
-from otel_tokens import errors
 from otel_tokens import names as n
 from otel_tokens.instrumentation.groq import LIBRARY, GroqInstrumentor
 from otel_tokens.instrumentation.groq import mapping as m
-from otel_tokens.pricing import PriceBook
-from otel_tokens.recorder import Recorder
 
 MODEL = "openai/gpt-oss-120b"  # priced by genai-prices for groq, with a cache-read price
 EMBED_MODEL = "nomic-embed-text-v1_5"  # no price: counted as unpriced
@@ -41,8 +51,6 @@ HEADERS = {
 }
 TOTAL = 42
 MSGS = [{"role": "user", "content": "hello"}]
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
-_SSL = ssl.create_default_context()
 
 
 def expected_cost() -> float:
@@ -51,23 +59,9 @@ def expected_cost() -> float:
 
 
 @pytest.fixture
-async def make_client(fake_llm):
-    """``make_client(aio=False)``: a Groq client for the fake server, closed at teardown."""
-    made: list[Any] = []
-
-    def make(aio: bool = False) -> Any:
-        cls, http = (
-            (groq.AsyncGroq, groq.DefaultAsyncHttpxClient) if aio else (groq.Groq, groq.DefaultHttpxClient)
-        )
-        client = cls(base_url=fake_llm.url, api_key="test", max_retries=0, http_client=http(verify=_SSL))
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        closed = client.close()
-        if inspect.isawaitable(closed):
-            await closed
+def make_client(make_sdk_client):
+    """``make_client(aio=False)``: a new Groq client for the fake server."""
+    return functools.partial(make_sdk_client, "groq")
 
 
 @pytest.fixture
@@ -82,16 +76,6 @@ def aclient(make_client):
 
 def chat(**headers: str) -> dict[str, Any]:
     return {"model": MODEL, "messages": MSGS, "extra_headers": {**HEADERS, **headers}}
-
-
-async def maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
-async def drain(stream: Any) -> list[Any]:
-    if hasattr(stream, "__aiter__"):
-        return [chunk async for chunk in stream]
-    return list(stream)
 
 
 def check_chat_span(tel: Any, span: Any, fake_llm: Any, *, stream: bool = False) -> None:
@@ -166,15 +150,18 @@ def test_request_attributes_and_tool_call(instrumented, client) -> None:
         response_format={"type": "json_object"},
     )
     assert reply.choices[0].message.tool_calls[0].function.name == "lookup"
-    attrs = instrumented.only_span().attributes
-    assert attrs[n.GEN_AI_REQUEST_TEMPERATURE] == 0.3
-    assert attrs[n.GEN_AI_REQUEST_TOP_P] == 0.8
-    assert attrs[n.GEN_AI_REQUEST_MAX_TOKENS] == 100
-    assert attrs[n.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
-    assert attrs[n.GEN_AI_REQUEST_SEED] == 3
-    assert attrs[n.ENDUSER_ID] == "u-1"
-    assert attrs[n.GEN_AI_OUTPUT_TYPE] == "json"
-    assert attrs[n.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    span = instrumented.only_span()
+    assert request_attributes(span) == {
+        n.GEN_AI_REQUEST_MODEL: MODEL,
+        n.GEN_AI_REQUEST_TEMPERATURE: 0.3,
+        n.GEN_AI_REQUEST_TOP_P: 0.8,
+        n.GEN_AI_REQUEST_MAX_TOKENS: 100,
+        n.GEN_AI_REQUEST_STOP_SEQUENCES: ("END",),
+        n.GEN_AI_REQUEST_SEED: 3,
+        n.GEN_AI_OUTPUT_TYPE: "json",
+    }
+    assert span.attributes[n.ENDUSER_ID] == "u-1"
+    assert span.attributes[n.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
 
 
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
@@ -236,14 +223,11 @@ def test_mark_used_on_a_response(instrumented, client, check_outcome) -> None:
     check_outcome(instrumented, instrumented.only_span(), "used", tokens=TOTAL)
 
 
-@pytest.mark.parametrize(("read", "outcome"), [(False, "unread"), (True, "unmarked")])
+@pytest.mark.parametrize(("read", "outcome"), [(None, "unread"), ("choices", "unmarked")])
 def test_dropped_response_is_inferred(instrumented, client, check_outcome, read, outcome) -> None:
-    reply = client.chat.completions.create(**chat())
-    _ = reply.id, reply.usage, reply.model, reply.x_groq  # metadata is not a read
-    if read:
-        _ = reply.choices
-    del reply
-    gc.collect()
+    read_then_release(
+        client.chat.completions.create(**chat()), metadata=("id", "usage", "model", "x_groq"), content=read
+    )
     check_outcome(instrumented, instrumented.only_span(), outcome, tokens=TOTAL)
 
 
@@ -256,105 +240,30 @@ async def test_stream_verdict(instrumented, aclient, check_outcome) -> None:
 
 # --- the stream lifecycle --------------------------------------------------------------------------
 
-ENDINGS = {  # ending -> (outcome, usage source)
-    "exhausted": ("unmarked", "provider"),
+ENDS = {  # how the caller leaves the stream -> (outcome, usage source)
+    "exhaust": ("unmarked", "provider"),
     "error": ("error", None),
-    "break_then_drop": ("unmarked", "missing"),
+    "break_and_drop": ("unmarked", "missing"),
     "close": ("unmarked", "missing"),
-    "with_exit": ("unmarked", "missing"),
-    "gc_unread": ("unread", "missing"),
+    "with": ("unmarked", "missing"),
+    "gc": ("unread", "missing"),
 }
 
 
-@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("end", ENDS)
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
-async def test_stream_ends_once(instrumented, make_client, one_call, aio, ending) -> None:
-    stream = await maybe_await(
-        make_client(aio).chat.completions.create(
-            **chat(**(ERROR_AFTER if ending == "error" else {})), stream=True
-        )
-    )
-    spans = instrumented.spans
-
-    async def first(s: Any) -> Any:
-        return await s.__anext__() if aio else next(s)
-
-    if ending == "exhausted":
-        await drain(stream)
-        assert len(spans.get_finished_spans()) == 1, "span must end on exhaustion"
-    elif ending == "error":
-        with pytest.raises(httpx.RemoteProtocolError):
-            await drain(stream)
-        assert len(spans.get_finished_spans()) == 1, "span must end when the stream fails"
-    elif ending == "close":
-        await first(stream)
-        await stream.close() if aio else stream.close()
-        assert len(spans.get_finished_spans()) == 1, "span must end at close()"
-    elif ending == "with_exit":
-        if aio:
-            async with stream as entered:
-                await first(entered)
-        else:
-            with stream as entered:
-                await first(entered)
-        del entered
-        assert len(spans.get_finished_spans()) == 1, "span must end at with-exit"
-    elif ending == "break_then_drop":
-        if aio:
-            async for _chunk in stream:
-                break
-        else:
-            for _chunk in stream:
-                break
-    del stream  # break_then_drop and gc_unread end when the stream is released
-    outcome, source = ENDINGS[ending]
-    span = one_call(instrumented, "error" if ending == "error" else "ok")
-    assert instrumented.outcome_label() == outcome
-    if source is not None:
-        assert span.attributes[n.ATTR_USAGE_SOURCE] == source
+async def test_stream_ends_once(instrumented, make_client, one_call, aio, end) -> None:
+    headers = ERROR_AFTER if end == "error" else {}
+    stream = await maybe_await(make_client(aio).chat.completions.create(**chat(**headers), stream=True))
+    await leave(instrumented, stream, end, aio=aio, error=httpx.RemoteProtocolError)
+    del stream  # break_and_drop and gc end when the stream is released
+    outcome, source = ENDS[end]
+    one_call(instrumented, outcome=outcome, usage_source=source)
 
 
 # --- never break the call --------------------------------------------------------------------------
 
-
-def _boom(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
-Inject = Callable[[pytest.MonkeyPatch], None]
-
-
-def _on_endpoints(field: str) -> Inject:
-    # Endpoints are frozen dataclasses read at call time: replace the field on each.
-    def inject(mp: pytest.MonkeyPatch) -> None:
-        for endpoint in LIBRARY.endpoints:
-            mp.setitem(vars(endpoint), field, _boom)
-
-    return inject
-
-
-def _on_class(cls: type, method: str) -> Inject:
-    return lambda mp: mp.setattr(cls, method, _boom)
-
-
-FAULTS: dict[str, tuple[str, Inject]] = {  # what fails -> (stage counted, how to make it fail)
-    "read_request": ("request", _on_endpoints("read_request")),
-    "read_response": ("response", _on_endpoints("read_response")),
-    "PriceBook.cost": ("pricing", _on_class(PriceBook, "cost")),
-    "Recorder.finish": ("recording", _on_class(Recorder, "finish")),
-}
-STREAM_FAULTS: dict[str, tuple[str, Inject]] = {
-    "read_request": FAULTS["read_request"],
-    "new_stream_state": ("stream_chunk", _on_endpoints("new_stream_state")),
-    "StreamState.on_chunk": ("stream_chunk", _on_class(m.ChatStreamState, "on_chunk")),
-    "StreamState.response": ("stream_end", _on_class(m.ChatStreamState, "response")),
-    "Recorder.finish": FAULTS["Recorder.finish"],
-}
-ERROR_FAULTS: dict[str, tuple[str, Inject] | None] = {
-    "none": None,
-    "read_request": FAULTS["read_request"],
-    "Recorder.fail": ("recording", _on_class(Recorder, "fail")),
-}
+FAULTS = wrapper_faults(LIBRARY.endpoints, m.ChatStreamState)
 
 
 def _chat_create(client: Any, headers: dict[str, str], stream: bool) -> Any:
@@ -365,7 +274,7 @@ def _embeddings_create(client: Any, headers: dict[str, str], stream: bool) -> An
     return client.embeddings.create(model=EMBED_MODEL, input="hello", extra_headers={**HEADERS, **headers})
 
 
-# (method, async, can stream) -> how to call it; every instrumented endpoint
+# method -> (how to call it, can it stream); every instrumented endpoint
 INVOKE = {
     "chat.completions": (_chat_create, True),
     "embeddings": (_embeddings_create, False),
@@ -378,11 +287,15 @@ def case_id(case: tuple[str, bool]) -> str:
     return f"{case[0]}-{'async' if case[1] else 'sync'}"
 
 
-async def invoke(make_client: Any, case: tuple[str, bool], headers: dict[str, str], stream: bool) -> Any:
-    """The caller's view of one call: the response, or the list of a stream's chunks."""
-    method, aio = case
-    result = await maybe_await(INVOKE[method][0](make_client(aio), headers, stream))
-    return await drain(result) if stream else result
+def invoke(make_client: Any, case: tuple[str, bool], headers: dict[str, str], stream: bool) -> Any:
+    """``call()``: the caller's view of one call on a new client (the response, or a stream's chunks)."""
+
+    async def call() -> Any:
+        method, aio = case
+        result = await maybe_await(INVOKE[method][0](make_client(aio), headers, stream))
+        return await drain(result) if stream else result
+
+    return call
 
 
 def normalized(value: Any) -> Any:
@@ -400,64 +313,28 @@ def test_every_endpoint_is_covered() -> None:
     }
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", reaching("response", FAULTS))
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 async def test_internal_failure_leaves_the_response_unchanged(
     tolerant, make_client, monkeypatch, case, fault
 ) -> None:
-    baseline = await invoke(make_client, case, {}, False)
-    telemetry = tolerant()
-    stage, inject = FAULTS[fault]
-    inject(monkeypatch)
-    result = await invoke(make_client, case, {}, False)
-    assert isinstance(result, type(baseline))
-    assert normalized(result) == normalized(baseline)
-    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
+    call = invoke(make_client, case, {}, False)
+    await check_result_unchanged(tolerant, monkeypatch, call, FAULTS[fault], "response", normalized)
 
 
-@pytest.mark.parametrize("fault", STREAM_FAULTS)
+@pytest.mark.parametrize("fault", reaching("stream", FAULTS))
 @pytest.mark.parametrize("case", STREAM_CASES, ids=case_id)
 async def test_internal_failure_leaves_the_stream_unchanged(
     tolerant, make_client, monkeypatch, case, fault
 ) -> None:
-    baseline = await invoke(make_client, case, {}, True)
-    telemetry = tolerant()
-    stage, inject = STREAM_FAULTS[fault]
-    inject(monkeypatch)
-    chunks = await invoke(make_client, case, {}, True)
-    assert normalized(chunks) == normalized(baseline)
-    gc.collect()
-    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) >= 1
-
-
-def _capture_sdk_exceptions(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
-    """Record every exception the SDK's own HTTP layer raises, below the instrumented method."""
-    raised: list[BaseException] = []
-    sync_request, async_request = SyncAPIClient.request, AsyncAPIClient.request
-
-    def request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return sync_request(self, *args, **kwargs)
-        except BaseException as exc:
-            raised.append(exc)
-            raise
-
-    async def arequest(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await async_request(self, *args, **kwargs)
-        except BaseException as exc:
-            raised.append(exc)
-            raise
-
-    monkeypatch.setattr(SyncAPIClient, "request", request)
-    monkeypatch.setattr(AsyncAPIClient, "request", arequest)
-    return raised
+    call = invoke(make_client, case, {}, True)
+    await check_result_unchanged(tolerant, monkeypatch, call, FAULTS[fault], "stream", normalized)
 
 
 ERROR_CASES = [(case, False) for case in CASES] + [(case, True) for case in STREAM_CASES]
 
 
-@pytest.mark.parametrize("fault", ERROR_FAULTS)
+@pytest.mark.parametrize("fault", ["none", *reaching("error", FAULTS)])
 @pytest.mark.parametrize(
     ("case", "stream"),
     ERROR_CASES,
@@ -466,46 +343,24 @@ ERROR_CASES = [(case, False) for case in CASES] + [(case, True) for case in STRE
 async def test_provider_error_is_the_same_exception_object(
     tolerant, make_client, monkeypatch, case, stream, fault
 ) -> None:
-    headers = {"x-fake-status": "500"}
-    with pytest.raises(groq.InternalServerError) as uninstrumented:
-        await invoke(make_client, case, headers, stream)
-    telemetry = tolerant()
-    raised_by_sdk = _capture_sdk_exceptions(monkeypatch)
-    if ERROR_FAULTS[fault] is not None:
-        ERROR_FAULTS[fault][1](monkeypatch)  # type: ignore[index]
-
-    with pytest.raises(groq.InternalServerError) as caught:
-        await invoke(make_client, case, headers, stream)
-
-    assert caught.value is raised_by_sdk[-1]  # the very object the SDK raised, not a copy
-    assert str(caught.value) == str(uninstrumented.value)
-    assert caught.value.status_code == uninstrumented.value.status_code == 500
-    if ERROR_FAULTS[fault] is not None:
-        stage = ERROR_FAULTS[fault][0]  # type: ignore[index]
-        assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
-    else:
-        assert telemetry.total(n.CALLS.name, status="error") == 1
-        assert telemetry.points(n.INTERNAL_ERRORS.name) == []
+    await check_error_unchanged(
+        tolerant,
+        monkeypatch,
+        invoke(make_client, case, {"x-fake-status": "500"}, stream),
+        FAULTS.get(fault),
+        "error",
+        groq.InternalServerError,
+        record=lambda mp: record_raised(mp, (SyncAPIClient, "request"), (AsyncAPIClient, "request")),
+    )
 
 
 # --- instrumentor ----------------------------------------------------------------------------------
 
 
-def test_uninstrument_restores_every_original(telemetry) -> None:
-    owners = GroqInstrumentor().patched()
+def test_uninstrument_restores_every_original(instrument_with) -> None:
+    owners = check_patches_undone(instrument_with, GroqInstrumentor())
     assert len(owners) == len(LIBRARY.endpoints) == 4
-    originals = [inspect.getattr_static(owner, method) for owner, method in owners]
-    otel_tokens.instrument(telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider)
-    try:
-        patched = [inspect.getattr_static(owner, method) for owner, method in owners]
-        assert all(p is not o for p, o in zip(patched, originals, strict=True))
-    finally:
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-    restored = [inspect.getattr_static(owner, method) for owner, method in owners]
-    assert all(r is o for r, o in zip(restored, originals, strict=True))
 
 
 def test_entry_point() -> None:
-    [entry] = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "otel_tokens_groq"]
-    assert entry.load() is GroqInstrumentor
+    assert entry_point("otel_tokens_groq") is GroqInstrumentor

@@ -8,11 +8,11 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
 from helpers_openai import MESSAGES, MODEL
+from helpers_providers import entry_point
 
 import otel_tokens
 from otel_tokens import errors
@@ -116,8 +116,7 @@ def test_disabled_instrumentations_env_skips_it(
 
 
 def test_registered_as_opentelemetry_instrumentor_entry_point() -> None:
-    [entry] = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == ENTRY_POINT]
-    assert entry.load() is OpenAIInstrumentor
+    assert entry_point(ENTRY_POINT) is OpenAIInstrumentor
     [requirement] = OpenAIInstrumentor().instrumentation_dependencies()
     assert requirement.startswith("openai")
 

@@ -92,3 +92,29 @@ def test_unsupported_version_is_left_alone_with_one_warning(
         assert len(warnings) == 1 and "openai < 1.0 required" in warnings[0].getMessage()
     finally:
         otel_tokens.uninstrument()
+
+
+def test_repeated_instrumenting_keeps_one_import_hook_per_module() -> None:
+    """wrapt keeps post-import hooks forever: instrument() / uninstrument() cycles before the SDK
+    is imported must not pile up hooks (and the periods they hold), nor patch twice on import."""
+    out = _run(
+        """
+        import gc
+        import otel_tokens
+        from otel_tokens.instrumentation import INSTRUMENTORS
+        from otel_tokens.instrumentation._base import _State
+        for _ in range(20):
+            otel_tokens.instrument()
+            otel_tokens.uninstrument()
+        otel_tokens.instrument()
+        import wrapt
+        from openai.resources.chat.completions import Completions
+        create = Completions.__dict__["create"]
+        assert isinstance(create, wrapt.FunctionWrapper), type(create)
+        assert not isinstance(create.__wrapped__, wrapt.FunctionWrapper), "patched twice"
+        gc.collect()
+        print(sum(isinstance(o, _State) for o in gc.get_objects()), len(INSTRUMENTORS))
+        """
+    )
+    states, instrumentors = map(int, out.split())
+    assert states <= instrumentors, (states, instrumentors)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import gc
 import inspect
 import json
@@ -21,7 +22,6 @@ import textwrap
 import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no remote price map at import
@@ -32,6 +32,8 @@ import pytest
 import wrapt
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from helpers_faults import boom, check_error_unchanged, check_result_unchanged, reaching, wrapper_faults
+from helpers_providers import ERROR_AFTER, entry_point, leave, maybe_await, request_attributes
 from litellm.exceptions import MidStreamFallbackError
 
 import otel_tokens
@@ -39,8 +41,6 @@ from otel_tokens import names as n
 from otel_tokens.instrumentation import litellm as instrumentation
 from otel_tokens.instrumentation.litellm import LIBRARY, LiteLLMInstrumentor, mapping
 from otel_tokens.instrumentation.openai import OpenAIInstrumentor
-from otel_tokens.pricing import PriceBook
-from otel_tokens.recorder import Recorder
 
 litellm.suppress_debug_info = True  # LiteLLM prints hints to stdout on errors
 pytestmark = [  # LiteLLM's own noise, with or without otel-tokens
@@ -128,7 +128,6 @@ ROUTES = {
 }
 EMBEDDING_MODEL = "text-embedding-3-small"
 EMBEDDING_HEADERS = {"x-fake-input-tokens": "7", "x-fake-response-model": EMBEDDING_MODEL}
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
 FAILING = {"x-fake-status": "400"}
 
 
@@ -169,29 +168,14 @@ def embed(bases: dict[str, str]) -> Any:
     return make
 
 
-async def settle(result: Any) -> Any:
-    return await result if inspect.isawaitable(result) else result
-
-
 async def drain(stream: Any, aio: bool) -> list[Any]:
-    """Every chunk, read the way the caller of a sync or an async call does."""
+    """Every chunk, read the way the caller of a sync or an async call does (LiteLLM's streams
+    are both iterators and async iterators)."""
     return [chunk async for chunk in stream] if aio else list(stream)
 
 
 def text_of(chunks: list[Any]) -> str:
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-
-
-def only_span(tel: Any) -> Any:
-    gc.collect()
-    [span] = tel.finished_spans()
-    return span
-
-
-def outcome_of(tel: Any) -> str:
-    gc.collect()
-    [event] = tel.outcome_events()
-    return str(event.log_record.attributes[n.GEN_AI_EVALUATION_SCORE_LABEL])
 
 
 def check_span(tel: Any, span: Any, route: Route, *, stream: bool) -> None:
@@ -231,16 +215,16 @@ def check_span(tel: Any, span: Any, route: Route, *, stream: bool) -> None:
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("route", ROUTES)
 async def test_completion(instrumented, call, route, aio) -> None:
-    reply = await settle(call(route, aio))
+    reply = await maybe_await(call(route, aio))
     assert isinstance(reply, litellm.ModelResponse)
     assert reply.choices[0].message.content == TEXT
-    check_span(instrumented, only_span(instrumented), ROUTES[route], stream=False)
+    check_span(instrumented, instrumented.only_span(), ROUTES[route], stream=False)
 
 
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("route", ROUTES)
 async def test_stream(instrumented, call, route, aio, fake_llm) -> None:
-    stream = await settle(call(route, aio, stream=True))
+    stream = await maybe_await(call(route, aio, stream=True))
     assert isinstance(stream, litellm.CustomStreamWrapper)
     chunks = await drain(stream, aio)
     assert text_of(chunks) == TEXT
@@ -248,21 +232,21 @@ async def test_stream(instrumented, call, route, aio, fake_llm) -> None:
     assert not any(getattr(c, "usage", None) for c in chunks)
     if route == "openai":  # and LiteLLM asked the provider for it
         assert fake_llm.requests[-1].body["stream_options"] == {"include_usage": True}
-    check_span(instrumented, only_span(instrumented), ROUTES[route], stream=True)
+    check_span(instrumented, instrumented.only_span(), ROUTES[route], stream=True)
 
 
 @pytest.mark.parametrize("route", ROUTES)
 def test_caller_stream_options_keep_the_usage_chunk(instrumented, call, route) -> None:
     chunks = list(call(route, stream=True, stream_options={"include_usage": True}))
     assert chunks[-1].usage.total_tokens == ROUTES[route].total
-    check_span(instrumented, only_span(instrumented), ROUTES[route], stream=True)
+    check_span(instrumented, instrumented.only_span(), ROUTES[route], stream=True)
 
 
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
 async def test_embedding(instrumented, embed, aio) -> None:
-    reply = await settle(embed(aio))
+    reply = await maybe_await(embed(aio))
     assert len(reply.data[0]["embedding"]) > 0
-    attrs = dict(only_span(instrumented).attributes or {})
+    attrs = dict(instrumented.only_span().attributes or {})
     cost = float(calc_price(PriceUsage(input_tokens=7), EMBEDDING_MODEL, provider_id="openai").total_price)
     assert attrs.pop(n.ATTR_COST_USD) == pytest.approx(cost)
     assert attrs.pop(n.SERVER_PORT) > 0
@@ -291,27 +275,30 @@ def test_request_attributes_and_tool_calls(instrumented, call) -> None:
         user="u-1",
         response_format={"type": "json_object"},
     )
-    attrs = only_span(instrumented).attributes
-    assert attrs[n.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
-    assert attrs[n.GEN_AI_REQUEST_TEMPERATURE] == 0.5
-    assert attrs[n.GEN_AI_REQUEST_MAX_TOKENS] == 64
-    assert attrs[n.GEN_AI_REQUEST_STOP_SEQUENCES] == ("END",)
-    assert attrs[n.GEN_AI_REQUEST_SEED] == 7
-    assert attrs[n.ENDUSER_ID] == "u-1"
-    assert attrs[n.GEN_AI_OUTPUT_TYPE] == "json"
+    span = instrumented.only_span()
+    assert request_attributes(span) == {
+        n.GEN_AI_REQUEST_MODEL: ROUTES["openai"].sent_model,
+        n.GEN_AI_REQUEST_TEMPERATURE: 0.5,
+        n.GEN_AI_REQUEST_MAX_TOKENS: 64,
+        n.GEN_AI_REQUEST_STOP_SEQUENCES: ("END",),
+        n.GEN_AI_REQUEST_SEED: 7,
+        n.GEN_AI_OUTPUT_TYPE: "json",
+    }
+    assert span.attributes[n.ENDUSER_ID] == "u-1"
+    assert span.attributes[n.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
 
 
 def test_content_is_recorded_only_when_opted_in(instrument_with, call) -> None:
     telemetry = instrument_with(capture_content=True)
     call("anthropic")
-    attrs = only_span(telemetry).attributes
+    attrs = telemetry.only_span().attributes
     assert json.loads(attrs[n.GEN_AI_INPUT_MESSAGES]) == MSGS
     assert json.loads(attrs[n.GEN_AI_OUTPUT_MESSAGES]) == [TEXT]
 
 
 def test_content_is_not_recorded_by_default(instrumented, call) -> None:
     call("anthropic")
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert n.GEN_AI_INPUT_MESSAGES not in attrs
     assert n.GEN_AI_OUTPUT_MESSAGES not in attrs
 
@@ -330,14 +317,14 @@ def test_unpriced_model_is_counted(instrumented, bases) -> None:
     litellm.completion(
         model="openai/my-private-finetune", messages=MSGS, api_base=bases["openai"], api_key="test"
     )
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.ATTR_COST_PRICED] is False
     assert instrumented.total(n.UNPRICED_CALLS.name, provider="openai") == 1
 
 
 def test_no_usage_from_the_provider_is_missing_not_zero(instrumented, call) -> None:
     call("openai", headers={"x-fake-no-usage": "1"})  # LiteLLM fills in an all-zero Usage
-    attrs = only_span(instrumented).attributes
+    attrs = instrumented.only_span().attributes
     assert attrs[n.ATTR_USAGE_SOURCE] == "missing"
     assert n.GEN_AI_USAGE_INPUT_TOKENS not in attrs
 
@@ -375,13 +362,13 @@ def test_mock_responses_are_not_llm_calls(instrumented) -> None:
 @pytest.mark.parametrize("route", ROUTES)
 async def test_http_error_is_one_failed_call(instrumented, call, route, aio, stream) -> None:
     with pytest.raises(litellm.BadRequestError) as caught:
-        await drain(await settle(call(route, aio, stream=stream, headers=FAILING)), aio)
+        await drain(await maybe_await(call(route, aio, stream=stream, headers=FAILING)), aio)
     assert caught.value.status_code == 400
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[n.ERROR_TYPE] == "400"
     assert span.attributes[n.GEN_AI_PROVIDER_NAME] == ROUTES[route].provider
     assert instrumented.total(n.CALLS.name, status="error") == 1
-    assert outcome_of(instrumented) == "error"
+    assert instrumented.outcome_label() == "error"
 
 
 # --- one span per logical call, whatever runs underneath ---------------------------------------
@@ -399,7 +386,7 @@ CALLS = {  # name -> invoke(call, embed, headers) -> result or coroutine
 
 async def run(name: str, call: Any, embed: Any, headers: dict[str, str] | None = None) -> Any:
     """Make the call ``name`` and read all of it (a stream to its end): a comparable result."""
-    result = await settle(CALLS[name](call, embed, headers or {}))
+    result = await maybe_await(CALLS[name](call, embed, headers or {}))
     if isinstance(result, litellm.CustomStreamWrapper):
         chunks = await drain(result, aio=name.startswith("a"))
         return [(c.choices[0].delta.content, c.choices[0].finish_reason) for c in chunks]
@@ -411,7 +398,7 @@ async def test_litellm_over_openai_is_one_span(instrumented, call, embed, name, 
     assert OpenAIInstrumentor().is_instrumented_by_opentelemetry  # the openai SDK is instrumented too
     await run(name, call, embed)
     assert "OpenAI/Python" in fake_llm.requests[-1].headers["user-agent"]  # it ran underneath
-    span = only_span(instrumented)
+    span = instrumented.only_span()
     assert span.attributes[n.GEN_AI_PROVIDER_NAME] == "openai"
     operation = "embeddings" if "embedding" in name else "chat"
     assert instrumented.total(n.CALLS.name) == instrumented.total(n.CALLS.name, operation=operation) == 1
@@ -458,7 +445,7 @@ def test_mark_used_on_a_model_response(instrumented, call, route, check_outcome)
     reply = call(route)
     assert reply.choices[0].message.content == TEXT
     otel_tokens.mark_used(reply)
-    check_outcome(instrumented, only_span(instrumented), "used", tokens=ROUTES[route].total)
+    check_outcome(instrumented, instrumented.only_span(), "used", tokens=ROUTES[route].total)
 
 
 READS = {
@@ -481,7 +468,7 @@ def test_reading_a_model_response_counts(instrumented, call, case) -> None:
     reply = call("openai")
     assert READS[case](reply)
     del reply
-    assert outcome_of(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 @pytest.mark.parametrize("case", NOT_READS)
@@ -489,22 +476,22 @@ def test_metadata_of_a_model_response_is_not_a_read(instrumented, call, case) ->
     reply = call("openai")
     assert NOT_READS[case](reply)
     del reply
-    assert outcome_of(instrumented) == "unread"
+    assert instrumented.outcome_label() == "unread"
 
 
 def test_embedding_data_is_a_read(instrumented, embed) -> None:
     reply = embed()
     assert reply.data
     del reply
-    assert outcome_of(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 @pytest.mark.parametrize("aio", [False, True], ids=["sync", "async"])
 async def test_stream_verdict_and_response_id(instrumented, call, aio, check_outcome) -> None:
-    stream = await settle(call("anthropic", aio, stream=True))
+    stream = await maybe_await(call("anthropic", aio, stream=True))
     await drain(stream, aio)
     otel_tokens.mark_discarded(stream)
-    check_outcome(instrumented, only_span(instrumented), "discarded", tokens=ROUTES["anthropic"].total)
+    check_outcome(instrumented, instrumented.only_span(), "discarded", tokens=ROUTES["anthropic"].total)
     reply = call("openai")
     otel_tokens.record_outcome(outcome="used", response_id=reply.id)
     assert instrumented.total(n.OUTCOME_CALLS.name, outcome="used") == 1
@@ -517,54 +504,47 @@ def test_stream_is_transparent(instrumented, call) -> None:
     assert stream.model == "gpt-4o-mini"  # LiteLLM's own attributes
     assert text_of(list(stream)) == TEXT
     del stream
-    assert outcome_of(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 # --- the stream lifecycle: one span, ended once, on every path --------------------------------
 
 
-SYNC_ENDS = {  # how the caller leaves the stream -> outcome
-    "exhaust": "unmarked",
-    "break_and_drop": "unmarked",
-    "error": "error",
-    "dropped_unread": "unread",
-    "with_unsupported": "unread",  # LiteLLM's stream is no context manager, with or without us
+SYNC_ENDS = {  # how the caller leaves the stream -> (outcome, usage source)
+    "exhaust": ("unmarked", "provider"),
+    "break_and_drop": ("unmarked", "missing"),
+    "error": ("error", None),
+    "gc": ("unread", "missing"),
+    "with_unsupported": ("unread", "missing"),  # LiteLLM's stream is no context manager, with or without us
 }
 
 
 @pytest.mark.parametrize("end", SYNC_ENDS)
 @pytest.mark.parametrize("route", ROUTES)
-def test_sync_stream_ends_once(instrumented, call, one_call, route, end) -> None:
+async def test_sync_stream_ends_once(instrumented, call, one_call, route, end) -> None:
     stream = call(route, stream=True, headers=ERROR_AFTER if end == "error" else {})
-    if end == "exhaust":
-        assert text_of(list(stream)) == TEXT
-    elif end == "break_and_drop":
-        for _chunk in stream:
-            break
-    elif end == "error":
-        with pytest.raises(MidStreamFallbackError):
-            list(stream)
-    elif end == "with_unsupported":
+    if end == "with_unsupported":
         with pytest.raises((TypeError, AttributeError)), stream:
             pass
+    else:
+        read = await leave(instrumented, stream, end, error=MidStreamFallbackError)
+        if end == "exhaust":
+            assert text_of(read) == TEXT
     del stream
-    span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == SYNC_ENDS[end]
-    assert span.status.status_code.name == ("ERROR" if end == "error" else "UNSET")
-    if end == "exhaust":
-        assert span.attributes[n.ATTR_USAGE_SOURCE] == "provider"
+    outcome, source = SYNC_ENDS[end]
+    one_call(instrumented, outcome=outcome, usage_source=source)
 
 
 ASYNC_ENDS = {
-    "exhaust": "unmarked",
-    "break_and_drop": "unmarked",
-    "aclose": "unmarked",
-    "error": "error",
-    "dropped_unread": "unread",
-    "async_with_unsupported": "unread",
+    "exhaust": ("unmarked", "provider"),
+    "break_and_drop": ("unmarked", "missing"),
+    "aclose": ("unmarked", "missing"),
+    "error": ("error", None),
+    "gc": ("unread", "missing"),
+    "async_with_unsupported": ("unread", "missing"),
     # LiteLLM's async streams end a dropped connection as a normal "stop" (and fill in a
     # token-counted usage estimate, which otel-tokens cannot tell from the provider's).
-    "truncated": "unmarked",
+    "truncated": ("unmarked", "provider"),
 }
 # A malformed event makes LiteLLM's async stream raise for openai/ models only (it skips them
 # in Anthropic streams), so the error path runs over the openai route.
@@ -575,113 +555,59 @@ ASYNC_HEADERS = {"error": {"x-fake-malformed": "1"}, "truncated": ERROR_AFTER}
 @pytest.mark.parametrize(("route", "end"), ASYNC_CASES)
 async def test_async_stream_ends_once(instrumented, call, one_call, route, end) -> None:
     stream = await call(route, aio=True, stream=True, headers=ASYNC_HEADERS.get(end, {}))
-    if end in ("exhaust", "truncated"):
-        assert [c async for c in stream]
-    elif end == "break_and_drop":
-        async for _chunk in stream:
-            break
-    elif end == "aclose":
+    if end == "aclose":  # LiteLLM's async stream has aclose() only
         await stream.__anext__()
         await stream.aclose()
         assert len(instrumented.finished_spans()) == 1  # ended by aclose(), before release
-    elif end == "error":
-        with pytest.raises(MidStreamFallbackError):
-            _ = [c async for c in stream]
     elif end == "async_with_unsupported":
         with pytest.raises((TypeError, AttributeError)):
             async with stream:
                 pass
+    else:
+        read = await leave(
+            instrumented,
+            stream,
+            "exhaust" if end == "truncated" else end,
+            aio=True,
+            error=MidStreamFallbackError,
+        )
+        if end == "exhaust":
+            assert text_of(read) == TEXT
     del stream
-    span = one_call(instrumented, "error" if end == "error" else "ok")
-    assert outcome_of(instrumented) == ASYNC_ENDS[end]
-    if end == "exhaust":
-        assert span.attributes[n.ATTR_USAGE_SOURCE] == "provider"
+    outcome, source = ASYNC_ENDS[end]
+    one_call(instrumented, outcome=outcome, usage_source=source)
 
 
 # --- never break the call ------------------------------------------------------------------------
 
 
-def _boom(*_args: Any, **_kwargs: Any) -> Any:
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
-def _on_endpoints(field: str) -> Any:
-    # Endpoints are frozen dataclasses read at call time: replace the field on each.
-    def inject(mp: pytest.MonkeyPatch) -> None:
-        for endpoint in LIBRARY.endpoints:
-            mp.setitem(vars(endpoint), field, _boom)
-
-    return inject
-
-
-def _on(owner: Any, name: str) -> Any:
-    return lambda mp: mp.setattr(owner, name, _boom)
-
-
-STREAMS = ("completion_stream", "acompletion_stream")
-PLAIN = tuple(name for name in CALLS if name not in STREAMS)
-FAULTS = {  # what fails -> (how to make it fail, the stage it is counted under, the calls it reaches)
-    "read_request": (_on(mapping, "_resolve"), "request", tuple(CALLS)),
-    "Recorder.start": (_on(Recorder, "start"), "recording", tuple(CALLS)),
-    "read_response": (_on(mapping, "usage"), "response", PLAIN),
-    "PriceBook.cost": (_on(PriceBook, "cost"), "pricing", tuple(CALLS)),
-    "Recorder.finish": (_on(Recorder, "finish"), "recording", tuple(CALLS)),
-    "new_stream_state": (_on_endpoints("new_stream_state"), "stream_chunk", STREAMS),
-    "StreamState.on_chunk": (_on(mapping.ChunkStreamState, "on_chunk"), "stream_chunk", STREAMS),
-    "StreamState.response": (_on(mapping.ChunkStreamState, "response"), "stream_end", STREAMS),
-}
+FAULTS = wrapper_faults(LIBRARY.endpoints, mapping.ChunkStreamState)
+KINDS = {name: "stream" if name.endswith("_stream") else "response" for name in CALLS}
 
 
 @pytest.mark.parametrize(
-    ("name", "fault"), [(name, fault) for fault, (_, _, names) in FAULTS.items() for name in names]
+    ("name", "fault"), [(name, fault) for name, kind in KINDS.items() for fault in reaching(kind, FAULTS)]
 )
 async def test_internal_failure_leaves_the_result_unchanged(
     tolerant, monkeypatch, call, embed, name, fault
 ) -> None:
-    baseline = await run(name, call, embed)
-    telemetry = tolerant()
-    inject, stage, _ = FAULTS[fault]
-    inject(monkeypatch)
-
-    assert await run(name, call, embed) == baseline
-
-    gc.collect()
-    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) >= 1
+    result = functools.partial(run, name, call, embed)
+    await check_result_unchanged(tolerant, monkeypatch, result, FAULTS[fault], KINDS[name], lambda r: r)
 
 
-ERROR_FAULTS = {  # what fails -> (the stage it is counted under, how to make it fail)
-    "nothing": ("", lambda mp: None),
-    "read_request": ("request", _on(mapping, "_resolve")),
-    "Recorder.fail": ("recording", _on(Recorder, "fail")),
-}
-
-
-@pytest.mark.parametrize("fault", ERROR_FAULTS)
+@pytest.mark.parametrize("fault", ["none", *reaching("error", FAULTS)])
 @pytest.mark.parametrize("name", CALLS)
 async def test_provider_errors_pass_through_unchanged(
     tolerant, monkeypatch, call, embed, name, fault
 ) -> None:
-    with pytest.raises(litellm.BadRequestError) as uninstrumented:
-        await run(name, call, embed, FAILING)
-    telemetry = tolerant()
-    stage, inject = ERROR_FAULTS[fault]
-    inject(monkeypatch)
-
-    with pytest.raises(litellm.BadRequestError) as caught:
-        await run(name, call, embed, FAILING)
-
-    assert type(caught.value) is type(uninstrumented.value)
-    assert str(caught.value) == str(uninstrumented.value)
-    assert caught.value.status_code == uninstrumented.value.status_code == 400
-    if stage:
-        assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
-    else:
-        assert telemetry.total(n.CALLS.name, status="error") == 1
-        assert telemetry.points(n.INTERNAL_ERRORS.name) == []
+    result = functools.partial(run, name, call, embed, FAILING)
+    await check_error_unchanged(
+        tolerant, monkeypatch, result, FAULTS.get(fault), "error", litellm.BadRequestError
+    )
 
 
 def test_a_failing_patch_never_fails_the_import(tolerant, monkeypatch) -> None:
-    monkeypatch.setattr(LiteLLMInstrumentor, "patches", lambda self: [(e, _boom) for e in LIBRARY.endpoints])
+    monkeypatch.setattr(LiteLLMInstrumentor, "patches", lambda self: [(e, boom) for e in LIBRARY.endpoints])
     telemetry = tolerant()  # LiteLLM is imported: its import hook runs at once, as at its import
     assert telemetry.total(n.INTERNAL_ERRORS.name, stage="instrument") == 1
     assert not isinstance(litellm.completion, wrapt.FunctionWrapper)
@@ -722,10 +648,7 @@ def test_uninstrument_restores_every_function(instrument_with, call) -> None:
 
 
 def test_registered_as_opentelemetry_instrumentor_entry_point() -> None:
-    [entry] = [
-        ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "otel_tokens_litellm"
-    ]
-    assert entry.load() is LiteLLMInstrumentor
+    assert entry_point("otel_tokens_litellm") is LiteLLMInstrumentor
     [requirement] = LiteLLMInstrumentor().instrumentation_dependencies()
     assert requirement.startswith("litellm")
 

@@ -9,33 +9,36 @@ tokens (``prompt_eval_count`` / ``eval_count``).
 
 from __future__ import annotations
 
-import gc
+import functools
 import inspect
 import json
 import ssl
-import sys
-from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any
 
 import httpx
 import ollama
 import pytest
+from helpers_faults import check_error_unchanged, check_result_unchanged, reaching, wrapper_faults
+from helpers_providers import (
+    ERROR_AFTER,
+    check_patches_undone,
+    drain,
+    entry_point,
+    leave,
+    read_then_release,
+    request_attributes,
+)
 
 import otel_tokens
-from otel_tokens import errors
 from otel_tokens import names as n
 from otel_tokens.instrumentation.ollama import LIBRARY, OllamaInstrumentor
 from otel_tokens.instrumentation.ollama import mapping as m
-from otel_tokens.pricing import PriceBook
-from otel_tokens.recorder import Recorder
 
 MODEL = "llama3.2"
 EMBED_MODEL = "nomic-embed-text"
 HEADERS = {"x-fake-input-tokens": "12", "x-fake-output-tokens": "7", "x-fake-output": "one two three"}
 TOTAL = 19
 MSGS = [{"role": "user", "content": "hello"}]
-ERROR_AFTER = {"x-fake-stream-error-after": "1"}
 _SSL = ssl.create_default_context()
 
 SURFACES = ("client", "async_client", "module")
@@ -104,12 +107,6 @@ async def caller(fake_llm: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     made = Caller(fake_llm, monkeypatch)
     yield made
     await made.close()
-
-
-async def drain(result: Any) -> list[Any]:
-    if hasattr(result, "__aiter__"):
-        return [part async for part in result]
-    return list(result)
 
 
 async def settle(result: Any) -> Any:
@@ -182,10 +179,8 @@ def test_positional_arguments_options_and_format(instrumented, caller) -> None:
     client.chat(MODEL, MSGS, options=options, format="json")
     client.generate(MODEL, "hello", options=ollama.Options(temperature=0.5), format={"type": "object"})
     client.embed(EMBED_MODEL, ["a b", "c"])
-    chat, generate, embed = (dict(s.attributes) for s in instrumented.finished_spans())
-    assert {
-        k: v for k, v in chat.items() if k.startswith("gen_ai.request.") or k == n.GEN_AI_OUTPUT_TYPE
-    } == {
+    chat, generate, embed = instrumented.finished_spans()
+    assert request_attributes(chat) == {
         n.GEN_AI_REQUEST_MODEL: MODEL,
         n.GEN_AI_REQUEST_TEMPERATURE: 0.2,
         n.GEN_AI_REQUEST_TOP_P: 0.9,
@@ -194,11 +189,13 @@ def test_positional_arguments_options_and_format(instrumented, caller) -> None:
         n.GEN_AI_REQUEST_SEED: 7,
         n.GEN_AI_OUTPUT_TYPE: "json",
     }
-    assert generate[n.GEN_AI_REQUEST_MODEL] == MODEL
-    assert generate[n.GEN_AI_REQUEST_TEMPERATURE] == 0.5
-    assert generate[n.GEN_AI_OUTPUT_TYPE] == "json"
-    assert embed[n.GEN_AI_REQUEST_MODEL] == EMBED_MODEL
-    assert embed[n.GEN_AI_OPERATION_NAME] == "embeddings"
+    assert request_attributes(generate) == {
+        n.GEN_AI_REQUEST_MODEL: MODEL,
+        n.GEN_AI_REQUEST_TEMPERATURE: 0.5,
+        n.GEN_AI_OUTPUT_TYPE: "json",
+    }
+    assert request_attributes(embed) == {n.GEN_AI_REQUEST_MODEL: EMBED_MODEL}
+    assert embed.attributes[n.GEN_AI_OPERATION_NAME] == "embeddings"
 
 
 def test_tool_call(instrumented, caller) -> None:
@@ -277,12 +274,11 @@ def test_mark_used_on_a_response(priced, caller, check_outcome) -> None:
     ],
 )
 def test_dropped_response_is_inferred(priced, caller, check_outcome, method, read, outcome) -> None:
-    reply = getattr(caller.client(), method)(**METHODS[method][2])
-    _ = reply.model, reply.done, reply.prompt_eval_count, reply.eval_count  # metadata is not a read
-    if read:
-        _ = getattr(reply, read)
-    del reply
-    gc.collect()
+    read_then_release(
+        getattr(caller.client(), method)(**METHODS[method][2]),
+        metadata=("model", "done", "prompt_eval_count", "eval_count"),
+        content=read,
+    )
     tokens = 12 if method == "embed" else TOTAL
     check_outcome(priced, priced.only_span(), outcome, tokens=tokens)
 
@@ -297,46 +293,28 @@ async def test_stream_verdict_through_the_sdk_stream(priced, caller, check_outco
 
 # --- the stream lifecycle --------------------------------------------------------------------------
 
-ENDINGS = {  # ending -> (outcome, usage source)
-    "exhausted": ("unmarked", "provider"),
+ENDS = {  # how the caller leaves the stream -> (outcome, usage source)
+    "exhaust": ("unmarked", "provider"),
     "error": ("error", None),
-    "break_then_drop": ("unmarked", "missing"),
+    "break_and_drop": ("unmarked", "missing"),
     "close": ("unmarked", "missing"),
-    "gc_unread": ("unread", "missing"),
+    "gc": ("unread", "missing"),
 }
 
 
-@pytest.mark.parametrize("ending", ENDINGS)
+@pytest.mark.parametrize("end", ENDS)
 @pytest.mark.parametrize("surface", ["client", "async_client"])
-async def test_stream_ends_once(instrumented, caller, one_call, surface, ending) -> None:
+async def test_stream_ends_once(instrumented, caller, one_call, surface, end) -> None:
     aio = surface == "async_client"
-    stream = await caller.call(surface, "chat", True, **(ERROR_AFTER if ending == "error" else {}))
-    spans = instrumented.spans
-    if ending == "exhausted":
-        assert "".join(p.message.content for p in await drain(stream)) == "one two three"
-        assert len(spans.get_finished_spans()) == 1, "span must end on exhaustion"
-    elif ending == "error":
-        with pytest.raises(httpx.RemoteProtocolError):
-            await drain(stream)
-        assert len(spans.get_finished_spans()) == 1, "span must end when the stream fails"
-    elif ending == "close":
-        first = await stream.__anext__() if aio else next(stream)
-        assert first.message.content == "one"
-        await stream.aclose() if aio else stream.close()
-        assert len(spans.get_finished_spans()) == 1, "span must end at close()"
-    elif ending == "break_then_drop":
-        if aio:
-            async for _part in stream:
-                break
-        else:
-            for _part in stream:
-                break
-    del stream  # break_then_drop and gc_unread end when the stream is released
-    outcome, source = ENDINGS[ending]
-    span = one_call(instrumented, "error" if ending == "error" else "ok")
-    assert instrumented.outcome_label() == outcome
-    if source is not None:
-        assert span.attributes[n.ATTR_USAGE_SOURCE] == source
+    stream = await caller.call(surface, "chat", True, **(ERROR_AFTER if end == "error" else {}))
+    read = await leave(instrumented, stream, end, aio=aio, error=httpx.RemoteProtocolError)
+    if end == "exhaust":
+        assert "".join(p.message.content for p in read) == "one two three"
+    elif end == "close":
+        assert read[0].message.content == "one"
+    del stream  # break_and_drop and gc end when the stream is released
+    outcome, source = ENDS[end]
+    one_call(instrumented, outcome=outcome, usage_source=source)
 
 
 def test_stream_with_a_malformed_line_fails_once(instrumented, caller, one_call) -> None:
@@ -348,44 +326,7 @@ def test_stream_with_a_malformed_line_fails_once(instrumented, caller, one_call)
 # --- never break the call --------------------------------------------------------------------------
 
 
-def _boom(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
-Inject = Callable[[pytest.MonkeyPatch], None]
-
-
-def _on_endpoints(field: str) -> Inject:
-    # Endpoints are frozen dataclasses read at call time: replace the field on each.
-    def inject(mp: pytest.MonkeyPatch) -> None:
-        for endpoint in LIBRARY.endpoints:
-            mp.setitem(vars(endpoint), field, _boom)
-
-    return inject
-
-
-def _on_class(cls: type, method: str) -> Inject:
-    return lambda mp: mp.setattr(cls, method, _boom)
-
-
-FAULTS: dict[str, tuple[str, Inject]] = {  # what fails -> (stage counted, how to make it fail)
-    "read_request": ("request", _on_endpoints("read_request")),
-    "read_response": ("response", _on_endpoints("read_response")),
-    "PriceBook.cost": ("pricing", _on_class(PriceBook, "cost")),
-    "Recorder.finish": ("recording", _on_class(Recorder, "finish")),
-}
-STREAM_FAULTS: dict[str, tuple[str, Inject]] = {
-    "read_request": FAULTS["read_request"],
-    "new_stream_state": ("stream_chunk", _on_endpoints("new_stream_state")),
-    "StreamState.on_chunk": ("stream_chunk", _on_class(m.StreamState, "on_chunk")),
-    "StreamState.response": ("stream_end", _on_class(m.StreamState, "response")),
-    "Recorder.finish": FAULTS["Recorder.finish"],
-}
-ERROR_FAULTS: dict[str, tuple[str, Inject] | None] = {
-    "none": None,
-    "read_request": FAULTS["read_request"],
-    "Recorder.fail": ("recording", _on_class(Recorder, "fail")),
-}
+FAULTS = wrapper_faults(LIBRARY.endpoints, m.StreamState)
 
 
 def normalized(value: Any) -> Any:
@@ -399,94 +340,65 @@ def _cases(streamed: bool) -> list[tuple[str, str, bool]]:
     return [case for case in CALLS if case[2] == streamed]
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", reaching("response", FAULTS))
 @pytest.mark.parametrize("case", _cases(False), ids=call_id)
 async def test_internal_failure_leaves_the_response_unchanged(
     tolerant, caller, monkeypatch, case, fault
 ) -> None:
     surface, method, _ = case
-    baseline = await caller.call(surface, method)
-    telemetry = tolerant()
-    stage, inject = FAULTS[fault]
-    inject(monkeypatch)
-    result = await caller.call(surface, method)
-    assert isinstance(result, type(baseline))
-    assert normalized(result) == normalized(baseline)
-    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
+    call = functools.partial(caller.call, surface, method)
+    await check_result_unchanged(tolerant, monkeypatch, call, FAULTS[fault], "response", normalized)
 
 
-@pytest.mark.parametrize("fault", STREAM_FAULTS)
+@pytest.mark.parametrize("fault", reaching("stream", FAULTS))
 @pytest.mark.parametrize("case", _cases(True), ids=call_id)
 async def test_internal_failure_leaves_the_stream_unchanged(
     tolerant, caller, monkeypatch, case, fault
 ) -> None:
     surface, method, _ = case
-    baseline = await drain(await caller.call(surface, method, True))
-    telemetry = tolerant()
-    stage, inject = STREAM_FAULTS[fault]
-    inject(monkeypatch)
-    parts = await drain(await caller.call(surface, method, True))
-    assert normalized(parts) == normalized(baseline)
-    gc.collect()
-    assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) >= 1
+
+    async def call() -> list[Any]:
+        return await drain(await caller.call(surface, method, True))
+
+    await check_result_unchanged(tolerant, monkeypatch, call, FAULTS[fault], "stream", normalized)
 
 
-@pytest.mark.parametrize("fault", ERROR_FAULTS)
+def _record_response_errors(mp: pytest.MonkeyPatch) -> list[BaseException]:
+    """Every ResponseError the SDK makes (it raises them inside its stream generators too)."""
+    made: list[BaseException] = []
+    init = ollama.ResponseError.__init__
+
+    def recording_init(self: ollama.ResponseError, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    mp.setattr(ollama.ResponseError, "__init__", recording_init)
+    return made
+
+
+@pytest.mark.parametrize("fault", ["none", *reaching("error", FAULTS)])
 @pytest.mark.parametrize("case", CALLS, ids=call_id)
 async def test_provider_error_is_the_same_exception_object(
     tolerant, caller, monkeypatch, case, fault
 ) -> None:
     surface, method, stream = case
-    failing = {"x-fake-status": "500"}
-    with pytest.raises(ollama.ResponseError) as uninstrumented:
-        await settle(await caller.call(surface, method, stream, **failing))
-    telemetry = tolerant()
-    raised: list[BaseException] = []
 
-    class RecordedResponseError(ollama.ResponseError):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            raised.append(self)
+    async def call() -> Any:
+        return await settle(await caller.call(surface, method, stream, **{"x-fake-status": "500"}))
 
-    # ``ollama._client`` is the module-level client; the SDK module is in sys.modules.
-    monkeypatch.setattr(sys.modules["ollama._client"], "ResponseError", RecordedResponseError)
-    if ERROR_FAULTS[fault] is not None:
-        ERROR_FAULTS[fault][1](monkeypatch)  # type: ignore[index]
-
-    with pytest.raises(ollama.ResponseError) as caught:
-        await settle(await caller.call(surface, method, stream, **failing))
-
-    assert caught.value is raised[-1]  # the very object the SDK raised, not a copy
-    assert str(caught.value) == str(uninstrumented.value)
-    assert caught.value.status_code == uninstrumented.value.status_code == 500
-    if ERROR_FAULTS[fault] is not None:
-        stage = ERROR_FAULTS[fault][0]  # type: ignore[index]
-        if stream and fault == "Recorder.fail":
-            stage = "stream_end"  # a stream's failure is recorded by the stream proxy's guard
-        assert telemetry.total(n.INTERNAL_ERRORS.name, stage=stage) == 1
-    else:
-        assert telemetry.total(n.CALLS.name, status="error") == 1
-        assert telemetry.points(n.INTERNAL_ERRORS.name) == []
+    kind = "stream_error" if stream else "error"  # a stream sends its request when first iterated
+    await check_error_unchanged(
+        tolerant, monkeypatch, call, FAULTS.get(fault), kind, ollama.ResponseError, _record_response_errors
+    )
 
 
 # --- instrumentor ----------------------------------------------------------------------------------
 
 
-def test_uninstrument_restores_every_original(telemetry) -> None:
-    owners = OllamaInstrumentor().patched()
+def test_uninstrument_restores_every_original(instrument_with) -> None:
+    owners = check_patches_undone(instrument_with, OllamaInstrumentor())
     assert len(owners) == len(LIBRARY.endpoints) == 9  # 3 methods x (Client, AsyncClient, module)
-    originals = [inspect.getattr_static(owner, method) for owner, method in owners]
-    otel_tokens.instrument(telemetry.tracer_provider, telemetry.meter_provider, telemetry.logger_provider)
-    try:
-        patched = [inspect.getattr_static(owner, method) for owner, method in owners]
-        assert all(p is not o for p, o in zip(patched, originals, strict=True))
-    finally:
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-    restored = [inspect.getattr_static(owner, method) for owner, method in owners]
-    assert all(r is o for r, o in zip(restored, originals, strict=True))
 
 
 def test_entry_point() -> None:
-    [entry] = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "otel_tokens_ollama"]
-    assert entry.load() is OllamaInstrumentor
+    assert entry_point("otel_tokens_ollama") is OllamaInstrumentor

@@ -20,13 +20,12 @@ from helpers_openai import (
     Answer,
     Tokens,
     chat_helpers,
-    drain,
     fake_model,
     histogram,
     managed,
-    maybe_await,
     stream_response_id,
 )
+from helpers_providers import drain, maybe_await
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_tokens

@@ -13,7 +13,6 @@ import ssl
 from typing import Any
 
 import httpx2
-import openai
 import pytest
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
@@ -88,27 +87,14 @@ class AsyncToFake(httpx2.AsyncHTTPTransport):
 
 
 @pytest.fixture
-async def make_client(fake_llm):
+def make_client(make_openai_client, fake_llm):
     """``make_client(base_url, aio=False)``: an OpenAI client whose requests all reach the fake."""
-    made: list[Any] = []
 
     def make(base_url: str, aio: bool = False) -> Any:
-        if aio:
-            http: Any = openai.DefaultAsyncHttpxClient(transport=AsyncToFake(fake_llm.port))
-            client: Any = openai.AsyncOpenAI(
-                base_url=base_url, api_key="test", max_retries=0, http_client=http
-            )
-        else:
-            http = openai.DefaultHttpxClient(transport=ToFake(fake_llm.port))
-            client = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0, http_client=http)
-        made.append(client)
-        return client
+        transport = (AsyncToFake if aio else ToFake)(fake_llm.port)
+        return make_openai_client(aio, base_url=base_url, transport=transport)
 
-    yield make
-    for client in made:
-        closed = client.close()
-        if closed is not None:
-            await closed
+    return make
 
 
 @pytest.mark.parametrize("base_url", HOSTS)

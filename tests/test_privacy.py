@@ -25,6 +25,7 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from conftest import instrumenting
 from helpers_openai import Answer
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
@@ -32,7 +33,6 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
 import otel_tokens
-from otel_tokens import errors
 from otel_tokens import names as n
 
 PROMPT = "zebra-prompt-7731 please summarize my medical record"
@@ -84,26 +84,18 @@ def session(telemetry: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         metric_readers=[memory, PrometheusMetricReader(registry=registry)], shutdown_on_exit=False
     )
     telemetry.reader = memory  # so Telemetry.total() reads this meter provider
-    started = False
 
-    def start(**env: str) -> Exported:
-        nonlocal started
-        monkeypatch.delenv(CAPTURE, raising=False)
-        monkeypatch.delenv("OTEL_TOKENS_OUTCOME_KEY", raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        otel_tokens.instrument(
-            telemetry.tracer_provider, meter_provider, telemetry.logger_provider, raise_internal_errors=True
-        )
-        started = True
-        return Exported(telemetry, memory, registry)
+    with instrumenting(telemetry) as instrument:
 
-    yield start
-    if started:
-        gc.collect()
-        otel_tokens.uninstrument()
-    errors.configure(None, False)
-    errors.reset_logged()
+        def start(**env: str) -> Exported:
+            monkeypatch.delenv(CAPTURE, raising=False)
+            monkeypatch.delenv("OTEL_TOKENS_OUTCOME_KEY", raising=False)
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            instrument(meter_provider=meter_provider)
+            return Exported(telemetry, memory, registry)
+
+        yield start
     meter_provider.shutdown()
 
 

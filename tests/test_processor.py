@@ -12,7 +12,6 @@ Anthropic calls send ``x-fake-input-tokens: 20`` (Anthropic's *uncached* input),
 from __future__ import annotations
 
 import contextlib
-import gc
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,9 +19,11 @@ from typing import Any
 
 import anthropic
 import pytest
-from conftest import Telemetry, make_telemetry
+from conftest import Telemetry, instrumenting, make_telemetry
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
+from helpers_faults import boom
+from helpers_providers import CACHE_HEADERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import _logs, baggage, context, metrics, trace
@@ -30,18 +31,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 import otel_tokens
-from otel_tokens import config, errors, names, runtime, span_usage
+from otel_tokens import config, names, runtime, span_usage
 from otel_tokens.processor import TokenMetricsSpanProcessor
 
 MODEL = "claude-sonnet-4-6"
 RESPONSE_MODEL = f"{MODEL}-2026-01-01"
-HEADERS = {
-    "x-fake-input-tokens": "20",
-    "x-fake-cached-tokens": "5",
-    "x-fake-cache-write-tokens": "7",
-    "x-fake-output-tokens": "10",
-    "x-fake-output": "one two three",
-}
+HEADERS = CACHE_HEADERS
 SPLIT = {"input": 20, "cache_read": 5, "cache_write": 7, "output": 10, "reasoning": 0}
 TOTAL = 42
 MSGS = [{"role": "user", "content": "hello"}]
@@ -75,17 +70,8 @@ def call_metrics(tel: Telemetry) -> dict[tuple[str, frozenset[tuple[str, Any]]],
 def running(mode: str, **settings: Any) -> Iterator[Telemetry]:
     """otel-tokens in ``mode`` with fresh in-memory providers; internal errors re-raise by default."""
     tel = make_telemetry()
-    settings.setdefault("raise_internal_errors", True)
-    otel_tokens.instrument(
-        tel.tracer_provider, tel.meter_provider, tel.logger_provider, mode=mode, **settings
-    )
-    try:
-        yield tel
-    finally:
-        gc.collect()
-        otel_tokens.uninstrument()
-        errors.configure(None, False)
-        errors.reset_logged()
+    with instrumenting(tel, raise_internal_errors=settings.pop("raise_internal_errors", True)) as start:
+        yield start(mode=mode, **settings)
 
 
 @pytest.fixture
@@ -577,10 +563,6 @@ def tolerant() -> Iterator[Telemetry]:
         yield tel
 
 
-def _boom(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("injected failure inside otel-tokens")
-
-
 @pytest.mark.parametrize(
     ("target", "still_counted"),
     [
@@ -594,7 +576,7 @@ async def test_processor_failures_never_reach_the_app(
 ) -> None:
     baseline = anthropic.Anthropic(base_url=fake_llm.anthropic_base_url, api_key="test", max_retries=0)
     expected = baseline.messages.create(**args()).content[0].text
-    monkeypatch.setattr(target, _boom)
+    monkeypatch.setattr(target, boom)
     client = traced_client(fake_llm, tolerant)
     aclient = traced_client(fake_llm, tolerant, aio=True)
     assert client.messages.create(**args()).content[0].text == expected

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_binary import require
 
 from otel_tokens import names
 from otel_tokens.grafana import commands, rules
@@ -109,14 +109,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None
-    )
-    if binary is None:
-        reason = "prometheus binary not installed (Debian/Ubuntu: apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; required in CI")
-        pytest.skip(reason)
+    binary = require("prometheus")
     tmp = tmp_path_factory.mktemp("prometheus")
     emitter_port, port = _free_port(), _free_port()
     env = {

@@ -48,13 +48,6 @@ KINDS = {
 }
 
 
-def outcome_at_release(tel) -> str:
-    """The outcome inferred once the caller dropped its last reference (``del`` before calling)."""
-    gc.collect()
-    [event] = tel.outcome_events()
-    return event.log_record.attributes[names.GEN_AI_EVALUATION_SCORE_LABEL]
-
-
 # --- transparency --------------------------------------------------------------------------------
 
 
@@ -97,7 +90,7 @@ def test_copies_are_plain_equal_sdk_objects_and_count_as_reads(instrumented, ope
     assert deep == reply
     assert deep.choices is not reply.__wrapped__.choices
     del reply
-    assert outcome_at_release(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 @pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
@@ -108,7 +101,7 @@ def test_documented_limit_pickles_as_the_plain_sdk_object(instrumented, openai_c
     assert restored == reply.__wrapped__
     assert restored.choices[0].message.content == "one two three"
     del reply
-    assert outcome_at_release(instrumented) == "unmarked"  # pickling reveals the content
+    assert instrumented.outcome_label() == "unmarked"  # pickling reveals the content
 
 
 def test_proxy_attribute_writes_reach_the_sdk_object(instrumented, openai_client) -> None:
@@ -166,7 +159,7 @@ def test_content_access_counts_as_a_read(instrumented, openai_client, case) -> N
     reply = KINDS[kind][0](openai_client)
     access(reply)
     del reply
-    assert outcome_at_release(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 @pytest.mark.parametrize("case", NOT_READS)
@@ -175,7 +168,7 @@ def test_metadata_access_is_not_a_read(instrumented, openai_client, case) -> Non
     reply = KINDS[kind][0](openai_client)
     access(reply)
     del reply
-    assert outcome_at_release(instrumented) == "unread"
+    assert instrumented.outcome_label() == "unread"
 
 
 # --- streams -------------------------------------------------------------------------------------
@@ -200,7 +193,7 @@ def test_sync_stream_is_transparent(instrumented, openai_client) -> None:
     assert repr(stream) == repr(stream.__wrapped__)
     assert instrumented.total(names.TOKENS.name) == 120  # usage still recorded from the hidden chunk
     del stream
-    assert outcome_at_release(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 def test_stream_with_caller_usage_option_keeps_the_usage_chunk(instrumented, openai_client) -> None:
@@ -214,7 +207,7 @@ def test_stream_closed_unread_is_unread(instrumented, openai_client) -> None:
     stream.close()
     assert len(instrumented.finished_spans()) == 1  # the span ends on close()
     del stream
-    assert outcome_at_release(instrumented) == "unread"
+    assert instrumented.outcome_label() == "unread"
 
 
 def test_stream_with_block_without_iterating_is_unread(instrumented, openai_client) -> None:
@@ -222,7 +215,7 @@ def test_stream_with_block_without_iterating_is_unread(instrumented, openai_clie
         assert stream.response.headers["content-type"].startswith("text/event-stream")
     assert len(instrumented.finished_spans()) == 1
     del stream
-    assert outcome_at_release(instrumented) == "unread"
+    assert instrumented.outcome_label() == "unread"
 
 
 async def test_async_stream_is_transparent(instrumented, async_openai_client) -> None:
@@ -234,11 +227,11 @@ async def test_async_stream_is_transparent(instrumented, async_openai_client) ->
     assert "".join(t or "" for t in texts) == "one two three"
     assert len(instrumented.finished_spans()) == 1
     del stream, entered
-    assert outcome_at_release(instrumented) == "unmarked"
+    assert instrumented.outcome_label() == "unmarked"
 
 
 async def test_async_stream_closed_unread_is_unread(instrumented, async_openai_client) -> None:
     stream = await make_stream(async_openai_client)
     await stream.close()
     del stream
-    assert outcome_at_release(instrumented) == "unread"
+    assert instrumented.outcome_label() == "unread"

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_binary import require
 
 from otel_tokens import names
 from otel_tokens.grafana import commands, rules
@@ -26,13 +25,7 @@ RECORD = re.compile(r"^(?P<level>[a-z_]*):(?P<metric>[a-z_]+):(?P<operations>[a-
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool") or ("/usr/bin/promtool" if Path("/usr/bin/promtool").exists() else None)
-    if path is None:
-        reason = "promtool not installed (Debian/Ubuntu: apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; required in CI")
-        pytest.skip(reason)
-    return path
+    return require("promtool")
 
 
 @pytest.fixture(scope="module")

@@ -39,22 +39,13 @@ def test_no_prompt_content_in_exported_data(instrumented, openai_client) -> None
     assert "launch" not in exported
 
 
-def test_runaway_run_is_counted_once_with_a_span_event(telemetry, openai_client) -> None:
-    otel_tokens.instrument(
-        telemetry.tracer_provider,
-        telemetry.meter_provider,
-        telemetry.logger_provider,
-        raise_internal_errors=True,
-        runaway_calls=3,
-    )
-    try:
-        with otel_tokens.task("agent", team="growth"):
-            for i in range(6):
-                _call(openai_client, messages=[{"role": "user", "content": f"step {i}"}])
-        with otel_tokens.task("agent", team="growth"):
-            _call(openai_client)
-    finally:
-        otel_tokens.uninstrument()
+def test_runaway_run_is_counted_once_with_a_span_event(instrument_with, openai_client) -> None:
+    telemetry = instrument_with(runaway_calls=3)
+    with otel_tokens.task("agent", team="growth"):
+        for i in range(6):
+            _call(openai_client, messages=[{"role": "user", "content": f"step {i}"}])
+    with otel_tokens.task("agent", team="growth"):
+        _call(openai_client)
     assert telemetry.total("otel_tokens.runaway_runs", task="agent", team="growth") == 1
     events = [e for s in telemetry.finished_spans() for e in s.events if e.name == "otel_tokens.runaway_run"]
     assert len(events) == 1

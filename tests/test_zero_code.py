@@ -24,6 +24,7 @@ TOKENS = Tokens(prompt=31, completion=13)  # what the app's x-fake-* headers ask
 
 def _run(**env: str) -> tuple[str, list[dict[str, Any]]]:
     """Run the app under opentelemetry-instrument; (its reply line, the console-exported spans)."""
+    assert INSTRUMENT.exists(), "opentelemetry-distro is a test dependency"
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     environ.update(
         OTEL_SERVICE_NAME="zero-code-app",
@@ -61,7 +62,6 @@ def test_entry_point_is_installed() -> None:
     assert entry.dist is not None and entry.dist.metadata["Name"] == "otel-tokens"
 
 
-@pytest.mark.skipif(not INSTRUMENT.exists(), reason="opentelemetry-distro is not installed")
 def test_opentelemetry_instrument_traces_openai_calls() -> None:
     reply, spans = _run()
     assert reply == DEFAULT_OUTPUT
@@ -79,7 +79,6 @@ def test_opentelemetry_instrument_traces_openai_calls() -> None:
     assert attributes[n.ATTR_COST_USD] == pytest.approx(TOKENS.cost(MODEL))
 
 
-@pytest.mark.skipif(not INSTRUMENT.exists(), reason="opentelemetry-distro is not installed")
 def test_disabled_instrumentations_env_is_honoured() -> None:
     reply, spans = _run(OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="otel_tokens_openai")
     assert reply == DEFAULT_OUTPUT

@@ -13,6 +13,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import logging
+import sys
 import threading
 from collections.abc import Callable, Collection
 from types import ModuleType
@@ -106,9 +107,18 @@ class LLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         by_module: dict[str, list[tuple[Endpoint, WrapperFactory]]] = {}
         for endpoint, factory in self.patches():
             by_module.setdefault(endpoint.module, []).append((endpoint, factory))
+        self._by_module = by_module
+        hooked: set[str] = self.__dict__.setdefault("_hooked_modules", set())
         for module, patches in by_module.items():
-            # Runs now when the module is already imported, else right after its import.
-            wrapt.register_post_import_hook(functools.partial(self._on_import, state, patches), module)
+            if module in sys.modules:
+                self._on_import(state, patches, sys.modules[module])
+            elif module not in hooked:
+                # wrapt keeps a hook forever: one per module, patching for whichever period is current.
+                hooked.add(module)
+                wrapt.register_post_import_hook(functools.partial(self._on_current_import, module), module)
+
+    def _on_current_import(self, name: str, module: ModuleType) -> None:
+        self._on_import(self._state, self._by_module.get(name, []), module)
 
     def _on_import(
         self, state: _State, patches: list[tuple[Endpoint, WrapperFactory]], module: ModuleType
@@ -127,6 +137,8 @@ class LLMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                     return
                 for endpoint, factory in patches:
                     owner = _owner(endpoint)
+                    if owner in state.patched:
+                        continue  # imported while instrument() ran: hook and direct call both came
                     if owner is None:
                         logger.debug(
                             "otel-tokens: %s.%s not in this SDK version", endpoint.module, endpoint.qualname

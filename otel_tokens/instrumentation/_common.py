@@ -1,12 +1,17 @@
-"""Small readers shared by provider modules: argument sentinels, numbers, server addresses."""
+"""Small readers shared by provider modules: argument sentinels, numbers, server addresses,
+the result types of Stainless-generated SDKs (openai, anthropic, groq), endpoint twins."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from .. import names
+from ._provider import Endpoint, RawKind
 
 # Hosts of OpenAI-compatible services reached through another SDK's base_url.
 _HOST_PROVIDERS: Final = (
@@ -68,6 +73,21 @@ def provider_for(host: str | None, port: int | None, default: str) -> str:
     return default
 
 
+_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+
+
+@functools.lru_cache(maxsize=64)  # base URLs are few (one per client); parsing one per call costs ~1 us
+def url_server(url: str) -> tuple[str | None, int | None]:
+    """(host, port) of a base URL string; the port defaults by scheme (https 443, http 80).
+
+    Example::
+
+        url_server("https://api.mistral.ai/v1")  # ("api.mistral.ai", 443)
+    """
+    parts = urlsplit(url)
+    return parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+
+
 _servers: weakref.WeakKeyDictionary[Any, tuple[str, str | None, int | None]] = weakref.WeakKeyDictionary()
 
 
@@ -102,3 +122,59 @@ def request_attributes(kwargs: dict[str, Any], mapping: tuple[tuple[str, str], .
             continue
         attributes[attribute] = value
     return attributes
+
+
+def field_of(container: Any, name: str) -> Any:
+    """A field of an SDK object that the SDK also accepts (or keeps, as extra fields) as a plain dict."""
+    if isinstance(container, dict):
+        return container.get(name)
+    return getattr(container, name, None)
+
+
+# --- Stainless-generated SDKs (openai, anthropic, groq) -------------------------------------------
+_STAINLESS_STREAMS: Final = frozenset({"Stream", "AsyncStream"})
+_stream_classes: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def is_stainless_stream(result: Any) -> bool:
+    """The result is the SDK's ``Stream`` / ``AsyncStream``, or a peer's wrapper around one."""
+    cls = type(result)
+    try:
+        return _stream_classes[cls]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable class: decide without the cache
+        return _is_stream_class(cls)
+    found = _stream_classes[cls] = _is_stream_class(cls)
+    return found
+
+
+def _is_stream_class(cls: type) -> bool:
+    # A peer's stream wrapper (OpenLLMetry's, openai-v2's) around the SDK's stream hides its type.
+    # (hasattr on a pydantic model class raises inside its metaclass: worth caching per class.)
+    return cls.__name__ in _STAINLESS_STREAMS or hasattr(cls, "__next__") or hasattr(cls, "__anext__")
+
+
+def stainless_raw_kind(result: Any) -> RawKind | None:
+    """``with_raw_response`` / ``with_streaming_response`` results: ``APIResponse`` parses lazily;
+    ``LegacyAPIResponse`` (older SDKs) has its body read already."""
+    name = type(result).__name__
+    if name == "LegacyAPIResponse":
+        return "eager"
+    if name in ("APIResponse", "AsyncAPIResponse"):
+        return "lazy"
+    return None
+
+
+def sync_and_async(module: str, cls: str, methods: Iterable[str], **fields: Any) -> Iterator[Endpoint]:
+    """Endpoints for each method of ``cls`` and of its ``Async`` twin, the pair of resource classes
+    Stainless SDKs generate (``Completions`` / ``AsyncCompletions``); ``fields``: the rest of each
+    :class:`Endpoint`.
+
+    Example::
+
+        sync_and_async("groq.resources.embeddings", "Embeddings", ("create",), read_request=..., ...)
+    """
+    for prefix, is_async in (("", False), ("Async", True)):
+        for method in methods:
+            yield Endpoint(module=module, qualname=f"{prefix}{cls}.{method}", is_async=is_async, **fields)

@@ -128,19 +128,20 @@ class TrackedRaw(wrapt.ObjectProxy[Any]):
     def parse(self, *args: Any, **kwargs: Any) -> Any:
         return self._self_track(self.__wrapped__.parse(*args, **kwargs))
 
+    def _self_end_unparsed(self) -> None:
+        # Closed or released before parse(): the call ends without a response (usage missing).
+        if self._self_tracked is None:
+            self._self_on_unparsed_end()
+
     def close(self) -> Any:
         try:
             return self.__wrapped__.close()
         finally:
-            if self._self_tracked is None:
-                self._self_on_unparsed_end()
+            self._self_end_unparsed()
 
     def __del__(self) -> None:
-        try:
-            if self._self_tracked is None:
-                self._self_on_unparsed_end()
-        except Exception:  # noqa: BLE001, S110 - a finalizer must never raise
-            pass
+        with contextlib.suppress(Exception):  # a finalizer must never raise
+            self._self_end_unparsed()
 
 
 class TrackedAsyncRaw(TrackedRaw):
@@ -153,5 +154,4 @@ class TrackedAsyncRaw(TrackedRaw):
         try:
             return await self.__wrapped__.close()
         finally:
-            if self._self_tracked is None:
-                self._self_on_unparsed_end()
+            self._self_end_unparsed()

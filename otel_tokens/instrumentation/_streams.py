@@ -8,7 +8,6 @@ otel-tokens asked for is hidden from the caller.
 from __future__ import annotations
 
 import contextlib
-import functools
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ import wrapt
 
 from .. import errors
 from ..outcomes import PendingCall
-from ..records import Response
+from ..records import Request, Response
 from ._provider import StreamState
 
 if TYPE_CHECKING:
@@ -26,7 +25,8 @@ if TYPE_CHECKING:
 
 
 class StreamSession:
-    """Bookkeeping of one streamed call, shared by the proxy and the outcome API."""
+    """Bookkeeping of one streamed call, shared by the proxy and the outcome API. Its methods
+    never raise into the caller's iteration: failures inside are counted (``errors.report``)."""
 
     __slots__ = (
         "__weakref__",
@@ -60,6 +60,24 @@ class StreamSession:
         self.done = False
         self._lock = threading.Lock()
 
+    @classmethod
+    def start(
+        cls,
+        call: Call,
+        runtime: Runtime,
+        new_state: Callable[[Request], StreamState],
+        hidden: Callable[[Any], bool] | None = None,
+    ) -> StreamSession:
+        """The session of ``call``, its state made by ``new_state`` (an endpoint's
+        ``new_stream_state``); when that fails the stream still runs, its usage missing."""
+        state: StreamState | None
+        try:
+            state = new_state(call.request)
+        except Exception as exc:  # noqa: BLE001
+            errors.report("stream_chunk", exc)
+            state = None
+        return cls(call, state, runtime, hidden)
+
     def on_chunk(self, chunk: Any) -> bool:
         """Feed one chunk to the state; True when the caller must not see it."""
         if not self.read:
@@ -81,6 +99,12 @@ class StreamSession:
             errors.report("stream_chunk", exc)
             return False
 
+    def on_body(self, data: bytes) -> None:
+        """Feed a part of a response body the caller reads (Bedrock's InvokeModel): like a chunk,
+        but a body is no stream, so it records no time to first chunk."""
+        self.read = True  # before on_chunk, which times only the first read of a stream
+        self.on_chunk(data)
+
     def _claim(self) -> bool:
         with self._lock:
             if self.done:
@@ -89,6 +113,7 @@ class StreamSession:
             return True
 
     def finish(self) -> None:
+        """End the call with what the state accumulated (once; later ends are no-ops)."""
         if not self._claim():
             return
         response: Response | None = None
@@ -106,8 +131,13 @@ class StreamSession:
             errors.report("recording", exc)
 
     def fail(self, exc: BaseException) -> None:
-        if self._claim():
+        """End the call as failed with the caller's exception (once)."""
+        if not self._claim():
+            return
+        try:
             self.runtime.fail(self.call, exc)
+        except Exception as inner:  # noqa: BLE001
+            errors.report("stream_end", inner)
 
     def release(self) -> None:
         self.finish()
@@ -116,32 +146,71 @@ class StreamSession:
             self.runtime.tracker.on_release(pending)
 
 
-def _guarded(action: Callable[[], None]) -> None:
-    try:
-        action()
-    except Exception as exc:  # noqa: BLE001
-        errors.report("stream_end", exc)
+def _ends_call(name: str, *, awaited: bool) -> property:
+    """The wrapped object's ``name`` method, ending the call once it has run. Looked up on the
+    wrapped object, so a stream without it has none through the proxy either (``hasattr`` answers
+    as it would without otel-tokens)."""
+
+    def get(self: Any) -> Callable[..., Any]:
+        method = getattr(self.__wrapped__, name)
+        session: StreamSession = self._self_session
+        if awaited:
+
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await method(*args, **kwargs)
+                finally:
+                    session.finish()
+
+            return run_async
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            finally:
+                session.finish()
+
+        return run
+
+    return property(get)
 
 
-class _StreamResponse(wrapt.ObjectProxy[Any]):
-    """A stream's HTTP response. The SDKs' ``.stream()`` helpers close a stream by closing its
-    response directly (not the stream), so closing it ends the call too."""
+class SessionProxy(wrapt.ObjectProxy[Any]):
+    """A proxy of what the caller reads a streamed call through (a stream, a body): ``close()``
+    and ``with`` exit end the call, releasing the proxy lets ``outcomes`` judge it. Verdicts find
+    the call through ``_self_session``."""
 
     def __init__(self, wrapped: Any, session: StreamSession) -> None:
         super().__init__(wrapped)
         self._self_session = session
 
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            _guarded(self._self_session.finish)
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
 
-    async def aclose(self) -> Any:
+    close = _ends_call("close", awaited=False)
+
+    def __exit__(self, *exc_info: Any) -> Any:
         try:
-            return await self.__wrapped__.aclose()
+            return self.__wrapped__.__exit__(*exc_info)
         finally:
-            _guarded(self._self_session.finish)
+            self._self_session.finish()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # a finalizer must never raise
+            self._self_session.release()
+
+
+class _StreamResponse(wrapt.ObjectProxy[Any]):
+    """A stream's HTTP response. The SDKs' ``.stream()`` helpers close a stream by closing its
+    response directly (not the stream), so closing it ends the call too. It is handed out anew
+    on each access, so releasing it ends nothing."""
+
+    def __init__(self, wrapped: Any, session: StreamSession) -> None:
+        super().__init__(wrapped)
+        self._self_session = session
+
+    close = _ends_call("close", awaited=False)
+    aclose = _ends_call("aclose", awaited=True)
 
 
 def _response_property() -> property:
@@ -154,15 +223,8 @@ def _response_property() -> property:
     return property(get, set_)
 
 
-class TrackedStream(wrapt.ObjectProxy[Any]):
+class TrackedStream(SessionProxy):
     response = _response_property()
-
-    def __init__(self, wrapped: Any, session: StreamSession) -> None:
-        super().__init__(wrapped)
-        self._self_session = session
-
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
 
     def __iter__(self) -> TrackedStream:
         return self
@@ -171,46 +233,23 @@ class TrackedStream(wrapt.ObjectProxy[Any]):
         session = self._self_session
         while True:
             try:
-                chunk = self.__wrapped__.__next__()
+                chunk = next(self.__wrapped__)  # the type's slot: cheaper than a method lookup
             except StopIteration:
-                _guarded(session.finish)
+                session.finish()
                 raise
             except BaseException as exc:
-                _guarded(functools.partial(session.fail, exc))
+                session.fail(exc)
                 raise
             if not session.on_chunk(chunk):
                 return chunk
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            _guarded(self._self_session.finish)
 
     def __enter__(self) -> TrackedStream:
         self.__wrapped__.__enter__()
         return self
 
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            _guarded(self._self_session.finish)
 
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # a finalizer must never raise
-            self._self_session.release()
-
-
-class TrackedAsyncStream(wrapt.ObjectProxy[Any]):
+class TrackedAsyncStream(SessionProxy):
     response = _response_property()
-
-    def __init__(self, wrapped: Any, session: StreamSession) -> None:
-        super().__init__(wrapped)
-        self._self_session = session
-
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
 
     def __aiter__(self) -> TrackedAsyncStream:
         return self
@@ -221,25 +260,16 @@ class TrackedAsyncStream(wrapt.ObjectProxy[Any]):
             try:
                 chunk = await self.__wrapped__.__anext__()
             except StopAsyncIteration:
-                _guarded(session.finish)
+                session.finish()
                 raise
             except BaseException as exc:
-                _guarded(functools.partial(session.fail, exc))
+                session.fail(exc)
                 raise
             if not session.on_chunk(chunk):
                 return chunk
 
-    async def close(self) -> Any:
-        try:
-            return await self.__wrapped__.close()
-        finally:
-            _guarded(self._self_session.finish)
-
-    async def aclose(self) -> Any:
-        try:
-            return await self.__wrapped__.aclose()
-        finally:
-            _guarded(self._self_session.finish)
+    close = _ends_call("close", awaited=True)
+    aclose = _ends_call("aclose", awaited=True)
 
     async def __aenter__(self) -> TrackedAsyncStream:
         await self.__wrapped__.__aenter__()
@@ -249,8 +279,4 @@ class TrackedAsyncStream(wrapt.ObjectProxy[Any]):
         try:
             return await self.__wrapped__.__aexit__(*exc_info)
         finally:
-            _guarded(self._self_session.finish)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # a finalizer must never raise
-            self._self_session.release()
+            self._self_session.finish()

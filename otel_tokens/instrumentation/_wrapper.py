@@ -146,14 +146,9 @@ def complete_quietly(runtime: Runtime, call: Call) -> None:
 
 
 def _track_stream(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any) -> Any:
-    try:
-        state = endpoint.new_stream_state(call.request)
-    except Exception as exc:  # noqa: BLE001
-        errors.report("stream_chunk", exc)
-        state = None
     # Only a request otel-tokens changed can produce chunks to hide: skip the check per chunk otherwise.
     hidden = functools.partial(endpoint.hidden_chunk, call.request) if call.request.hide_usage_chunk else None
-    session = StreamSession(call, state, runtime, hidden)
+    session = StreamSession.start(call, runtime, endpoint.new_stream_state, hidden)
     if hasattr(result, "__anext__") and (endpoint.is_async or not hasattr(result, "__next__")):
         return TrackedAsyncStream(result, session)  # a stream that is both (LiteLLM's): by the endpoint
     return TrackedStream(result, session)

@@ -17,47 +17,42 @@ from typing import Any, Final
 
 from ... import errors
 from .._base import LLMInstrumentor, WrapperFactory
-from .._provider import Endpoint, Library
+from .._common import sync_and_async
+from .._provider import Endpoint, Library, ReadRequest
 from .._wrapper import Wrapper, make_wrapper
 from . import mapping as m
 
 _MESSAGES: Final = "anthropic.resources.messages.messages"
 _BETA_MESSAGES: Final = "anthropic.resources.beta.messages.messages"
-_SURFACES: Final = tuple(
-    (module, f"{prefix}Messages", is_async)
-    for module in (_MESSAGES, _BETA_MESSAGES)
-    for prefix, is_async in (("", False), ("Async", True))
-)
 
 
-def _endpoint(module: str, qualname: str, is_async: bool, *, helper: bool = False) -> Endpoint:
-    return Endpoint(
-        module=module,
-        qualname=qualname,
-        is_async=is_async,
-        read_request=m.read_stream_request if helper else m.read_request,
-        read_response=m.read_message,
-        new_stream_state=m.MessageStreamState,
-        is_stream=m.is_stream,
-        raw_kind=m.raw_kind,
+def _messages(methods: tuple[str, ...], read_request: ReadRequest) -> tuple[Endpoint, ...]:
+    """``methods`` of ``Messages`` / ``AsyncMessages``, plain and beta."""
+    return tuple(
+        endpoint
+        for module in (_MESSAGES, _BETA_MESSAGES)
+        for endpoint in sync_and_async(
+            module,
+            "Messages",
+            methods,
+            read_request=read_request,
+            read_response=m.read_message,
+            new_stream_state=m.MessageStreamState,
+            is_stream=m.is_stream,
+            raw_kind=m.raw_kind,
+        )
     )
 
 
 LIBRARY: Final = Library(
     name="anthropic",
     requirement="anthropic >= 1.0.0",  # older: a proxy fails isinstance(stream, anthropic.Stream) (tests/envs/oldest-sdks.txt)
-    endpoints=tuple(
-        _endpoint(module, f"{cls}.{method}", is_async)
-        for module, cls, is_async in _SURFACES
-        for method in ("create", "parse")
-    ),
+    endpoints=_messages(("create", "parse"), m.read_request),
     content_attributes=m.CONTENT_ATTRIBUTES,
     stream_holders=("_raw_stream",),
 )
 # The ``stream()`` helpers; ``is_async`` is that of the request they defer, not of ``stream`` itself.
-STREAM_HELPERS: Final = tuple(
-    _endpoint(module, f"{cls}.stream", is_async, helper=True) for module, cls, is_async in _SURFACES
-)
+STREAM_HELPERS: Final = _messages(("stream",), m.read_stream_request)
 
 
 class _DeferredAwaitable:

@@ -11,8 +11,7 @@ from typing import Any, Final
 
 from ... import names as n
 from ...records import Request, Response, Usage
-from .._common import as_int, given, request_attributes, server_of
-from .._provider import RawKind
+from .._common import as_int, given, is_stainless_stream, request_attributes, server_of, stainless_raw_kind
 
 PROVIDER: Final = "anthropic"
 # The SDK's cloud-platform clients (AnthropicBedrock, AnthropicVertex, ...) bill through the platform.
@@ -22,7 +21,6 @@ _PLATFORMS: Final = (
     ("Vertex", "gcp.vertex_ai"),
     ("GoogleCloud", "gcp.vertex_ai"),
 )
-_STREAM_TYPES: Final = frozenset({"Stream", "AsyncStream"})
 # Usage fields a stream event may carry; later events override earlier ones with non-null values.
 _USAGE_FIELDS: Final = (
     "input_tokens",
@@ -186,21 +184,9 @@ class MessageStreamState:
         )
 
 
-def is_stream(result: Any) -> bool:
-    # A peer's stream wrapper (OpenLLMetry's, openai-v2's) around the SDK's stream hides its type.
-    cls = type(result)
-    return cls.__name__ in _STREAM_TYPES or hasattr(cls, "__next__") or hasattr(cls, "__anext__")
-
-
-def raw_kind(result: Any) -> RawKind | None:
-    """``with_raw_response`` / ``with_streaming_response``: anthropic 2.x returns ``APIResponse``
-    (parsed lazily); 0.x returned ``LegacyAPIResponse`` (body already read)."""
-    name = type(result).__name__
-    if name == "LegacyAPIResponse":
-        return "eager"
-    if name in ("APIResponse", "AsyncAPIResponse"):
-        return "lazy"
-    return None
-
+# Stainless-generated like ``openai``: the same stream and raw-response types (``with_raw_response``,
+# ``with_streaming_response``).
+is_stream: Final = is_stainless_stream
+raw_kind: Final = stainless_raw_kind
 
 CONTENT_ATTRIBUTES: Final = frozenset({"content", "parsed_output"})

@@ -16,13 +16,12 @@ from typing import Any, Final
 
 from ... import errors
 from ...recorder import Call
-from ...records import Response
+from ...records import Request, Response
 from ...runtime import Runtime
-from .._provider import Endpoint
+from .._provider import Endpoint, ReadRequest, StreamState
 from .._streams import StreamSession
 from .._wrapper import complete_quietly, guarded_call, track_response
 from . import invoke, mapping
-from .fingerprint import fingerprint_view
 from .tracking import ConverseResponse, InvokeModelResponse, TrackedBody, TrackedDict, TrackedEventStream
 
 Finish = Callable[[Runtime, Endpoint, Call, Any], Any]
@@ -34,6 +33,15 @@ class Operation:
 
     endpoint: Endpoint
     finish: Finish
+
+    def end(self, runtime: Runtime, call: Call, result: Any) -> Any:
+        """``guarded_call``'s finish: what the caller gets; never raises."""
+        try:
+            return self.finish(runtime, self.endpoint, call, result)
+        except Exception as exc:  # noqa: BLE001 - the finishers guard their stages; this is the last net
+            errors.report("response", exc)
+            complete_quietly(runtime, call)
+            return result
 
 
 def _read(endpoint: Endpoint, call: Call, result: Any) -> Response | None:
@@ -51,12 +59,7 @@ def _track_under(key: str, proxy: type[TrackedEventStream | TrackedBody]) -> Fin
     holding our proxy there (and verdicts on the dict or the proxy find the call)."""
 
     def finish(runtime: Runtime, endpoint: Endpoint, call: Call, result: Any) -> Any:
-        try:
-            state = endpoint.new_stream_state(call.request)
-        except Exception as exc:  # noqa: BLE001
-            errors.report("stream_chunk", exc)
-            state = None
-        session = StreamSession(call, state, runtime)
+        session = StreamSession.start(call, runtime, endpoint.new_stream_state)
         try:
             tracked = TrackedDict(result, session=session)
             tracked[key] = proxy(result[key], session)
@@ -88,7 +91,11 @@ def _read_headers(result: Any) -> Response:
     return Response(usage=mapping.header_usage(result))
 
 
-def _endpoint(read_request: Any, read_response: Any, new_state: Any) -> Endpoint:
+def _endpoint(
+    read_request: ReadRequest,
+    read_response: Callable[[Any], Response],
+    new_state: Callable[[Request], StreamState],
+) -> Endpoint:
     return Endpoint(
         module="botocore.client",
         qualname="BaseClient._make_api_call",
@@ -130,22 +137,10 @@ def _call(
     params = args[1] if len(args) > 1 else None
     if not isinstance(params, dict):
         return wrapped(*args, **kwargs)
-    try:
-        view = fingerprint_view(params)
-    except Exception as exc:  # noqa: BLE001
-        errors.report("fingerprint", exc)
-        view = params
-
-    def finish(runtime: Runtime, call: Call, result: Any) -> Any:
-        try:
-            return operation.finish(runtime, operation.endpoint, call, result)
-        except Exception as exc:  # noqa: BLE001 - the finishers guard their stages; this is the last net
-            errors.report("response", exc)
-            complete_quietly(runtime, call)
-            return result
-
-    # The fingerprint view stands in for kwargs (botocore passes the params positionally).
-    return guarded_call(operation.endpoint, instance, args, view, lambda _: wrapped(*args, **kwargs), finish)
+    # botocore passes the params positionally: they stand in for kwargs in the guarded call.
+    return guarded_call(
+        operation.endpoint, instance, args, params, lambda _: wrapped(*args, **kwargs), operation.end
+    )
 
 
 def make_api_call_wrapper(

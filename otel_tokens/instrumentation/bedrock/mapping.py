@@ -11,14 +11,11 @@ is not added twice. Bedrock reports no reasoning count.
 
 from __future__ import annotations
 
-import contextlib
-import weakref
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from ... import names as n
 from ...records import Request, Response, Usage
-from .._common import as_int, request_attributes
+from .._common import as_int, request_attributes, url_server
 
 PROVIDER: Final = "aws.bedrock"
 SERVICE: Final = "bedrock-runtime"
@@ -33,21 +30,10 @@ _HEADER_OUTPUT: Final = "x-amzn-bedrock-output-token-count"
 _HEADER_CACHE_READ: Final = "x-amzn-bedrock-cache-read-input-token-count"
 _HEADER_CACHE_WRITE: Final = "x-amzn-bedrock-cache-write-input-token-count"
 
-_servers: weakref.WeakKeyDictionary[Any, tuple[str | None, int | None]] = weakref.WeakKeyDictionary()
-
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    """(host, port) of a botocore client's ``meta.endpoint_url``, cached per client."""
-    try:
-        return _servers[client]
-    except (KeyError, TypeError):
-        pass
-    url = urlsplit(str(getattr(getattr(client, "meta", None), "endpoint_url", "") or ""))
-    port = url.port or (443 if url.scheme == "https" else 80 if url.scheme == "http" else None)
-    result = (url.hostname, port)
-    with contextlib.suppress(TypeError):  # clients that cannot be weakly referenced are not cached
-        _servers[client] = result
-    return result
+    """(host, port) of a botocore client's ``meta.endpoint_url``."""
+    return url_server(str(getattr(getattr(client, "meta", None), "endpoint_url", "") or ""))
 
 
 def model_name(model_id: str | None) -> str | None:

@@ -18,22 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import wrapt
-
-from ... import errors
 from ...outcomes import OutcomeTracker, PendingCall
-from .._streams import StreamSession
-
-
-def _quietly(action: Callable[[], None]) -> None:
-    try:
-        action()
-    except Exception as exc:  # noqa: BLE001
-        errors.report("stream_end", exc)
+from .._streams import SessionProxy, StreamSession
 
 
 class TrackedDict(dict[str, Any]):
@@ -127,16 +116,9 @@ class InvokeModelResponse(TrackedDict):
     content_keys = frozenset({"body"})
 
 
-class TrackedEventStream(wrapt.ObjectProxy[Any]):
+class TrackedEventStream(SessionProxy):
     """botocore's ``EventStream``: each ``iter()`` reads on from the shared event source, so
     a ``break`` and a later loop continue the same stream, as without otel-tokens."""
-
-    def __init__(self, wrapped: Any, session: StreamSession) -> None:
-        super().__init__(wrapped)
-        self._self_session = session
-
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
 
     def __iter__(self) -> Iterator[Any]:
         return self._self_events(iter(self.__wrapped__))
@@ -147,19 +129,13 @@ class TrackedEventStream(wrapt.ObjectProxy[Any]):
             try:
                 event = next(events)
             except StopIteration:
-                _quietly(session.finish)
+                session.finish()
                 return
-            except BaseException as exc:
-                _quietly(functools.partial(session.fail, exc))
+            except BaseException as exc:  # the source's failure; not one thrown in at ``yield``
+                session.fail(exc)
                 raise
             session.on_chunk(event)
             yield event
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            _quietly(self._self_session.finish)
 
     # wrapt proxies always have __enter__: refuse ``with`` as botocore's EventStream does, unless
     # a botocore version makes it a context manager.
@@ -172,75 +148,44 @@ class TrackedEventStream(wrapt.ObjectProxy[Any]):
         wrapped.__enter__()
         return self
 
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            _quietly(self._self_session.finish)
 
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # a finalizer must never raise
-            self._self_session.release()
-
-
-class TrackedBody(wrapt.ObjectProxy[Any]):
+class TrackedBody(SessionProxy):
     """InvokeModel's ``StreamingBody`` when the usage is in the body: the bytes the caller reads
     feed the session's state, and the call ends at the end of the body. Iteration and
     ``iter_lines`` / ``iter_chunks`` run botocore's own code on this proxy, so they read
     through :meth:`read` too."""
 
-    def __init__(self, wrapped: Any, session: StreamSession) -> None:
-        super().__init__(wrapped)
-        self._self_session = session
-
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
+    def _self_reading(self, method: str, *args: Any) -> Any:
+        """The body's ``method(*args)``; its failure ends the call as failed."""
+        try:
+            return getattr(self.__wrapped__, method)(*args)
+        except BaseException as exc:
+            self._self_session.fail(exc)
+            raise
 
     def _self_took(self, data: bytes, at_end: bool) -> None:
         session = self._self_session
-        session.read = True
-        state = session.state
-        if state is not None and data:
-            try:
-                state.on_chunk(data)
-            except Exception as exc:  # noqa: BLE001
-                session.state = None  # a broken state stops reading; usage becomes missing
-                errors.report("stream_chunk", exc)
+        session.on_body(data)
         if at_end or self._self_all_read():
-            _quietly(session.finish)
+            session.finish()
 
     def _self_all_read(self) -> bool:
         body = self.__wrapped__
         length, done = getattr(body, "_content_length", None), getattr(body, "_amount_read", None)
         return isinstance(done, int) and isinstance(length, (int, str)) and str(done) == str(length)
 
-    def _self_failed(self, exc: BaseException) -> None:
-        _quietly(functools.partial(self._self_session.fail, exc))
-
     def read(self, amt: int | None = None) -> bytes:
-        try:
-            data: bytes = self.__wrapped__.read(amt)
-        except BaseException as exc:
-            self._self_failed(exc)
-            raise
+        data: bytes = self._self_reading("read", amt)
         self._self_took(data, amt is None or (not data and amt > 0))
         return data
 
     def readinto(self, buffer: Any) -> int:
-        try:
-            count: int = self.__wrapped__.readinto(buffer)
-        except BaseException as exc:
-            self._self_failed(exc)
-            raise
+        count: int = self._self_reading("readinto", buffer)
         self._self_took(bytes(memoryview(buffer)[:count]), count == 0 and len(buffer) > 0)
         return count
 
     def readlines(self) -> list[bytes]:
-        try:
-            lines: list[bytes] = self.__wrapped__.readlines()
-        except BaseException as exc:
-            self._self_failed(exc)
-            raise
+        lines: list[bytes] = self._self_reading("readlines")
         self._self_took(b"".join(lines), True)
         return lines
 
@@ -256,22 +201,6 @@ class TrackedBody(wrapt.ObjectProxy[Any]):
     def iter_lines(self, *args: Any, **kwargs: Any) -> Any:
         return type(self.__wrapped__).iter_lines(self, *args, **kwargs)
 
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            _quietly(self._self_session.finish)
-
     def __enter__(self) -> Any:
         self._self_session.read = True
         return self.__wrapped__.__enter__()
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        try:
-            return self.__wrapped__.__exit__(*exc_info)
-        finally:
-            _quietly(self._self_session.finish)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # a finalizer must never raise
-            self._self_session.release()

@@ -19,13 +19,16 @@ from ... import errors
 from .._wrapper import Wrapper
 
 
-class LazyStream(wrapt.ObjectProxy[Any]):
-    """A sync ``chat_stream`` generator whose call starts on the first ``next``."""
+class _LazyProxy(wrapt.ObjectProxy[Any]):
+    """What the sync and async proxies share: the call starts once, on the first ``next``."""
 
     def __init__(self, generator: Any, start: Callable[[], Any]) -> None:
         super().__init__(generator)
         self._self_start: Callable[[], Any] | None = start
         self._self_tracked: Any = None
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
 
     def _self_stream(self) -> Any:
         start = self._self_start
@@ -34,8 +37,17 @@ class LazyStream(wrapt.ObjectProxy[Any]):
             self._self_tracked = start()
         return self.__wrapped__ if self._self_tracked is None else self._self_tracked
 
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
+    def _self_cancel_start(self) -> bool:
+        """On close: True when the call had not started, and now never will (closing sends
+        nothing and is no call, nor is a later ``next``); else the tracked stream ends it."""
+        if self._self_start is None:
+            return False
+        self._self_start = None
+        return True
+
+
+class LazyStream(_LazyProxy):
+    """A sync ``chat_stream`` generator whose call starts on the first ``next``."""
 
     def __iter__(self) -> LazyStream:
         return self
@@ -47,31 +59,11 @@ class LazyStream(wrapt.ObjectProxy[Any]):
         return self.__next__() if value is None else self._self_stream().send(value)
 
     def close(self) -> Any:
-        # Never started: closing sends nothing and is no call (nor is a later next); otherwise the
-        # tracked stream ends the call.
-        if self._self_start is not None:
-            self._self_start = None
-            return self.__wrapped__.close()
-        return self._self_stream().close()
+        return self.__wrapped__.close() if self._self_cancel_start() else self._self_stream().close()
 
 
-class LazyAsyncStream(wrapt.ObjectProxy[Any]):
+class LazyAsyncStream(_LazyProxy):
     """An async ``chat_stream`` generator whose call starts on the first ``__anext__``."""
-
-    def __init__(self, generator: Any, start: Callable[[], Any]) -> None:
-        super().__init__(generator)
-        self._self_start: Callable[[], Any] | None = start
-        self._self_tracked: Any = None
-
-    def _self_stream(self) -> Any:
-        start = self._self_start
-        if start is not None:
-            self._self_start = None
-            self._self_tracked = start()
-        return self.__wrapped__ if self._self_tracked is None else self._self_tracked
-
-    def __repr__(self) -> str:
-        return repr(self.__wrapped__)
 
     def __aiter__(self) -> LazyAsyncStream:
         return self
@@ -80,8 +72,7 @@ class LazyAsyncStream(wrapt.ObjectProxy[Any]):
         return await self._self_stream().__anext__()
 
     async def aclose(self) -> Any:
-        if self._self_start is not None:
-            self._self_start = None
+        if self._self_cancel_start():
             return await self.__wrapped__.aclose()
         return await self._self_stream().aclose()
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import math
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from ... import names as n
 from ...records import Request, Response, Usage
-from .._common import as_int, given, provider_for, request_attributes
+from .._common import as_int, field_of, given, provider_for, request_attributes, url_server
 
 PROVIDER: Final = "cohere"
 # The SDK's cloud clients inherit ``ClientV2`` but reach their platform (their base URL is unused).
@@ -38,11 +37,6 @@ _PARAMS: Final = (
 )
 
 
-def _given(value: Any) -> Any:
-    """:func:`given`, also for the Fern SDK's ``OMIT`` sentinel (``...``)."""
-    return None if value is Ellipsis else given(value)
-
-
 def _server(instance: Any) -> tuple[str | None, int | None]:
     # ClientV2 holds the client wrapper itself; a bare V2Client (``Client().v2``) through its raw client.
     wrapper = getattr(instance, "_client_wrapper", None) or getattr(
@@ -50,17 +44,14 @@ def _server(instance: Any) -> tuple[str | None, int | None]:
     )
     get_base_url = getattr(wrapper, "get_base_url", None)
     url = get_base_url() if callable(get_base_url) else None
-    if not isinstance(url, str):
-        return None, None
-    parts = urlsplit(url)
-    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    return url_server(url) if isinstance(url, str) else (None, None)
 
 
 def _request(instance: Any, kwargs: dict[str, Any], operation: str, stream: bool) -> Request:
     client_type = type(instance).__name__
     platform = next((name for marker, name in _PLATFORMS if marker in client_type), None)
     host, port = (None, None) if platform else _server(instance)
-    model = _given(kwargs.get("model"))
+    model = given(kwargs.get("model"))  # ``given`` knows the Fern SDK's ``OMIT`` (``...``) too
     request = Request(
         provider=platform or provider_for(host, port, PROVIDER),
         operation=operation,
@@ -69,23 +60,18 @@ def _request(instance: Any, kwargs: dict[str, Any], operation: str, stream: bool
         server_address=host,
         server_port=port,
     )
-    request.attributes = request_attributes({k: _given(v) for k, v in kwargs.items()}, _PARAMS)
+    request.attributes = request_attributes(kwargs, _PARAMS)
     return request
 
 
 def _output_type(response_format: Any) -> str:
-    kind = (
-        response_format.get("type")
-        if isinstance(response_format, dict)
-        else getattr(response_format, "type", None)
-    )
-    return "json" if kind == "json_object" else "text"
+    return "json" if field_of(response_format, "type") == "json_object" else "text"
 
 
 def _read_chat(instance: Any, kwargs: dict[str, Any], stream: bool) -> tuple[Request, dict[str, Any]]:
     request = _request(instance, kwargs, "chat", stream)
-    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(_given(kwargs.get("response_format")))
-    request.input_messages = _given(kwargs.get("messages"))
+    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(given(kwargs.get("response_format")))
+    request.input_messages = given(kwargs.get("messages"))
     return request, kwargs
 
 
@@ -105,10 +91,10 @@ def read_embed_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
     request = _request(instance, kwargs, "embeddings", stream=False)
-    types = _given(kwargs.get("embedding_types"))
+    types = given(kwargs.get("embedding_types"))
     if isinstance(types, (list, tuple)) and types:
         request.attributes[n.GEN_AI_REQUEST_ENCODING_FORMATS] = [str(t) for t in types]
-    request.input_messages = _given(kwargs.get("texts")) or _given(kwargs.get("inputs"))
+    request.input_messages = given(kwargs.get("texts")) or given(kwargs.get("inputs"))
     return request, kwargs
 
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from ... import names as n
 from ...records import Request, Response, Usage
-from .._common import as_int, given, request_attributes
+from .._common import as_int, field_of, given, request_attributes, url_server
 
 GEMINI: Final = "gcp.gemini"
 VERTEX_AI: Final = "gcp.vertex_ai"
@@ -57,37 +56,27 @@ def model_name(model: Any) -> str | None:
     return model
 
 
-def _field(config: Any, name: str) -> Any:
-    """A field of an SDK options object, which the SDK also accepts as a plain dict."""
-    if isinstance(config, dict):
-        return config.get(name)
-    return getattr(config, name, None)
-
-
 def _output_type(config: Any) -> str:
-    mime = _field(config, "response_mime_type")
-    if mime == "application/json" or _field(config, "response_schema") is not None:
+    mime = field_of(config, "response_mime_type")
+    if mime == "application/json" or field_of(config, "response_schema") is not None:
         return "json"
-    if _field(config, "response_json_schema") is not None:
+    if field_of(config, "response_json_schema") is not None:
         return "json"
-    modalities = [str(getattr(m, "value", m)).upper() for m in _field(config, "response_modalities") or ()]
+    modalities = [str(getattr(m, "value", m)).upper() for m in field_of(config, "response_modalities") or ()]
     return next((kind for modality, kind in _OUTPUT_MODALITIES if modality in modalities), "text")
 
 
 def _request(instance: Any, kwargs: dict[str, Any], operation: str, stream: bool) -> Request:
     client = getattr(instance, "_api_client", None)
     # An HttpOptions object; a plain dict in early 1.x releases.
-    base_url = _field(getattr(client, "_http_options", None), "base_url")
-    parts = urlsplit(base_url) if isinstance(base_url, str) else None
-    port = parts.port if parts is not None else None
-    if parts is not None and port is None:
-        port = 443 if parts.scheme == "https" else 80
+    base_url = field_of(getattr(client, "_http_options", None), "base_url")
+    host, port = url_server(base_url) if isinstance(base_url, str) else (None, None)
     return Request(
         provider=VERTEX_AI if getattr(client, "vertexai", False) else GEMINI,
         operation=operation,
         model=model_name(kwargs.get("model")),
         stream=stream,
-        server_address=parts.hostname if parts is not None else None,
+        server_address=host,
         server_port=port,
         input_messages=given(kwargs.get("contents")),
     )
@@ -111,7 +100,9 @@ def _generate_request(instance: Any, kwargs: dict[str, Any], *, stream: bool) ->
     request = _request(instance, kwargs, GENERATE_CONTENT, stream)
     config = given(kwargs.get("config"))
     if config is not None:
-        request.attributes = request_attributes({name: _field(config, name) for name, _ in _PARAMS}, _PARAMS)
+        request.attributes = request_attributes(
+            {name: field_of(config, name) for name, _ in _PARAMS}, _PARAMS
+        )
     request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(config)
     return request
 

@@ -8,43 +8,39 @@ the token records cannot express, and are left alone.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from .._base import LLMInstrumentor
-from .._provider import Endpoint, Library
+from .._common import sync_and_async
+from .._provider import Library
 from . import mapping as m
 
-_SURFACES: Final = (
-    (
-        "groq.resources.chat.completions",
-        "Completions",
-        m.read_chat_request,
-        m.read_chat_response,
-    ),
-    (
-        "groq.resources.embeddings",
-        "Embeddings",
-        m.read_embeddings_request,
-        m.read_embeddings_response,
-    ),
-)
+_STAINLESS: Final[dict[str, Any]] = {
+    "new_stream_state": m.ChatStreamState,
+    "is_stream": m.is_stream,
+    "raw_kind": m.raw_kind,
+}
 
 LIBRARY: Final = Library(
     name="groq",
     requirement="groq >= 0.9.0",
-    endpoints=tuple(
-        Endpoint(
-            module=module,
-            qualname=f"{prefix}{cls}.create",
-            is_async=is_async,
-            read_request=read_request,
-            read_response=read_response,
-            new_stream_state=m.ChatStreamState,
-            is_stream=m.is_stream,
-            raw_kind=m.raw_kind,
-        )
-        for module, cls, read_request, read_response in _SURFACES
-        for prefix, is_async in (("", False), ("Async", True))
+    endpoints=(
+        *sync_and_async(
+            "groq.resources.chat.completions",
+            "Completions",
+            ("create",),
+            read_request=m.read_chat_request,
+            read_response=m.read_chat_response,
+            **_STAINLESS,
+        ),
+        *sync_and_async(
+            "groq.resources.embeddings",
+            "Embeddings",
+            ("create",),
+            read_request=m.read_embeddings_request,
+            read_response=m.read_embeddings_response,
+            **_STAINLESS,
+        ),
     ),
     content_attributes=m.CONTENT_ATTRIBUTES,
 )

@@ -1,7 +1,7 @@
 """Groq SDK -> neutral records: chat completions and embeddings.
 
 The ``groq`` SDK is Stainless-generated like ``openai`` and returns OpenAI's shapes, so the
-OpenAI mapping reads its responses, raw responses and stream types. Two differences:
+OpenAI mapping reads its requests, responses, raw responses and stream types. Two differences:
 
 - the provider defaults to ``groq`` (whatever host the client is pointed at);
 - streams carry the usage in the final chunk's ``x_groq.usage`` (the SDK has no
@@ -16,49 +16,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ... import names as n
 from ...records import Request
-from .._common import given, request_attributes, server_of
 from ..openai import mapping as openai_mapping
 
 PROVIDER: Final = "groq"
 
 
-def _request(instance: Any, kwargs: dict[str, Any], operation: str) -> Request:
-    provider, host, port = server_of(getattr(instance, "_client", None), PROVIDER)
-    model = given(kwargs.get("model"))
-    user = given(kwargs.get("user"))
-    return Request(
-        provider=provider,
-        operation=operation,
-        model=str(model) if model is not None else None,
-        stream=given(kwargs.get("stream")) is True,
-        server_address=host,
-        server_port=port,
-        end_user=user if isinstance(user, str) else None,
-    )
-
-
+# The SDK has no ``stream_options``: the call's arguments are passed on unchanged.
 def read_chat_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    request = _request(instance, kwargs, "chat")
-    request.attributes = request_attributes(kwargs, openai_mapping._CHAT_PARAMS)
-    request.attributes[n.GEN_AI_OUTPUT_TYPE] = openai_mapping._output_type(
-        given(kwargs.get("response_format"))
-    )
-    request.input_messages = given(kwargs.get("messages"))
-    return request, kwargs
+    return openai_mapping.chat_request(instance, kwargs, PROVIDER), kwargs
 
 
 def read_embeddings_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    request = _request(instance, kwargs, "embeddings")
-    encoding = given(kwargs.get("encoding_format"))
-    if isinstance(encoding, str):
-        request.attributes = {n.GEN_AI_REQUEST_ENCODING_FORMATS: [encoding]}
-    return request, kwargs
+    return openai_mapping.embeddings_request(instance, kwargs, PROVIDER), kwargs
 
 
 class ChatStreamState(openai_mapping.ChatStreamState):

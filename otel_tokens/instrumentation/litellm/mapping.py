@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import sys
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from ... import names as n
 from ...records import Request, Response, Usage
-from .._common import as_int, given, request_attributes
+from .._common import as_int, given, request_attributes, url_server
+from ..openai.mapping import CHAT_PARAMS, ChatStreamState, ask_for_usage_chunk, chat_usage, choices_response
 from .providers import UNRESOLVED, semconv_provider
 
 _STREAM_TYPE: Final = "CustomStreamWrapper"
@@ -26,18 +26,6 @@ _STREAM_TYPE: Final = "CustomStreamWrapper"
 _MOCKS: Final = ("mock_response", "mock_tool_calls", "mock_timeout")
 # Set by acompletion / aembedding when they run the sync function as their body.
 _ASYNC_BODY: Final = ("acompletion", "aembedding")
-
-_CHAT_PARAMS: Final = (
-    ("max_completion_tokens", n.GEN_AI_REQUEST_MAX_TOKENS),
-    ("max_tokens", n.GEN_AI_REQUEST_MAX_TOKENS),
-    ("temperature", n.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", n.GEN_AI_REQUEST_TOP_P),
-    ("frequency_penalty", n.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", n.GEN_AI_REQUEST_PRESENCE_PENALTY),
-    ("stop", n.GEN_AI_REQUEST_STOP_SEQUENCES),
-    ("seed", n.GEN_AI_REQUEST_SEED),
-    ("n", n.GEN_AI_REQUEST_CHOICE_COUNT),
-)
 
 
 def not_a_logical_call(kwargs: dict[str, Any]) -> bool:
@@ -55,11 +43,7 @@ def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name
 
 
 def _server(api_base: Any) -> tuple[str | None, int | None]:
-    if not isinstance(api_base, str) or not api_base:
-        return None, None
-    url = urlsplit(api_base)
-    port = url.port or (443 if url.scheme == "https" else 80 if url.scheme == "http" else None)
-    return url.hostname, port
+    return url_server(api_base) if isinstance(api_base, str) and api_base else (None, None)
 
 
 def _resolve(model: Any, kwargs: dict[str, Any]) -> tuple[str | None, str, str | None, int | None]:
@@ -100,24 +84,17 @@ def _output_type(response_format: Any) -> str:
     return "json"  # a pydantic model class
 
 
-def _with_usage_chunk(request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
-    # LiteLLM only asks OpenAI itself for stream usage; ask every provider when the caller set
-    # no stream_options (LiteLLM never rejects it), and hide the usage chunk it adds.
-    if request.stream and given(kwargs.get("stream_options")) is None:
-        request.hide_usage_chunk = True
-        return {**kwargs, "stream_options": {"include_usage": True}}
-    return kwargs
-
-
 def read_completion_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
     """``completion`` / ``acompletion``."""
     request = _request("chat", _argument(args, kwargs, 0, "model"), kwargs)
-    request.attributes = request_attributes(kwargs, _CHAT_PARAMS)
+    request.attributes = request_attributes(kwargs, CHAT_PARAMS)
     request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(given(kwargs.get("response_format")))
     request.input_messages = _argument(args, kwargs, 1, "messages")
-    return request, _with_usage_chunk(request, kwargs)
+    # LiteLLM only asks OpenAI itself for stream usage; asking every provider is safe (LiteLLM
+    # never rejects ``stream_options``), and the usage chunk it adds is hidden.
+    return request, ask_for_usage_chunk(request, kwargs)
 
 
 def read_embedding_request(
@@ -133,38 +110,22 @@ def read_embedding_request(
 
 # --- responses -------------------------------------------------------------------------------------
 def usage(value: Any) -> Usage | None:
-    """LiteLLM ``Usage`` in GenAI semantics. All zeros means the provider sent none (LiteLLM
-    fills in an empty ``Usage``; no real call has zero input tokens)."""
-    if value is None:
+    """LiteLLM ``Usage`` in GenAI semantics: OpenAI's, with cache reads and writes also where
+    LiteLLM puts Anthropic's. All zeros means the provider sent none (LiteLLM fills in an empty
+    ``Usage``; no real call has zero input tokens)."""
+    result = chat_usage(value)
+    if result is None or not (result.input_tokens or result.output_tokens):
         return None
-    prompt_details = getattr(value, "prompt_tokens_details", None)
-    completion_details = getattr(value, "completion_tokens_details", None)
-    result = Usage(
-        input_tokens=as_int(getattr(value, "prompt_tokens", 0)),
-        output_tokens=as_int(getattr(value, "completion_tokens", 0)),
-        cache_read_tokens=as_int(getattr(prompt_details, "cached_tokens", 0))
-        or as_int(getattr(value, "cache_read_input_tokens", 0)),
-        cache_write_tokens=as_int(getattr(value, "cache_creation_input_tokens", 0))
-        or as_int(getattr(prompt_details, "cache_creation_tokens", 0)),
-        reasoning_tokens=as_int(getattr(completion_details, "reasoning_tokens", 0)),
+    if not result.cache_read_tokens:
+        result.cache_read_tokens = as_int(getattr(value, "cache_read_input_tokens", 0))
+    result.cache_write_tokens = as_int(getattr(value, "cache_creation_input_tokens", 0)) or as_int(
+        getattr(getattr(value, "prompt_tokens_details", None), "cache_creation_tokens", 0)
     )
-    return result if result.input_tokens or result.output_tokens else None
-
-
-def _message_text(choice: Any) -> Any:
-    message = getattr(choice, "message", None)
-    return getattr(message, "content", None)
+    return result
 
 
 def read_completion_response(result: Any) -> Response:
-    choices = getattr(result, "choices", None) or ()
-    return Response(
-        response_id=getattr(result, "id", None),
-        model=getattr(result, "model", None) or None,
-        finish_reasons=tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)),
-        usage=usage(getattr(result, "usage", None)),
-        output_messages=lambda: [_message_text(c) for c in choices],
-    )
+    return choices_response(result, usage(getattr(result, "usage", None)))
 
 
 def read_embedding_response(result: Any) -> Response:
@@ -172,36 +133,14 @@ def read_embedding_response(result: Any) -> Response:
 
 
 # --- streams ---------------------------------------------------------------------------------------
-class ChunkStreamState:
-    """``CustomStreamWrapper`` chunks (``ModelResponseStream``): LiteLLM strips usage from every
-    chunk and, with ``include_usage``, adds one last chunk carrying the total."""
+class ChunkStreamState(ChatStreamState):
+    """``CustomStreamWrapper`` chunks (``ModelResponseStream``, OpenAI-shaped): LiteLLM strips usage
+    from every chunk and, with ``include_usage``, adds one last chunk carrying the total."""
 
-    __slots__ = ("finish", "model", "response_id", "usage")
+    __slots__ = ()
 
-    def __init__(self, request: Request) -> None:
-        self.response_id: str | None = None
-        self.model: str | None = None
-        self.finish: dict[int, str] = {}
-        self.usage: Any = None
-
-    def on_chunk(self, chunk: Any) -> None:
-        if self.response_id is None:
-            self.response_id = chunk.id or None
-            self.model = chunk.model or None
-        for choice in chunk.choices:
-            if choice.finish_reason:
-                self.finish[choice.index] = choice.finish_reason
-        total = getattr(chunk, "usage", None)
-        if total is not None:
-            self.usage = total
-
-    def response(self) -> Response:
-        return Response(
-            response_id=self.response_id,
-            model=self.model,
-            finish_reasons=tuple(self.finish[i] for i in sorted(self.finish)),
-            usage=usage(self.usage),
-        )
+    def read_usage(self) -> Usage | None:
+        return usage(self.usage)
 
 
 def hidden_usage_chunk(request: Request, chunk: Any) -> bool:

@@ -17,10 +17,11 @@ from .._provider import Endpoint, Library, ReadRequest
 from . import mapping as m
 
 _CLIENT_MODULE: Final = "ollama._client"
-_METHODS: Final[tuple[tuple[str, ReadRequest], ...]] = (
-    ("chat", m.read_chat_request),
-    ("generate", m.read_generate_request),
-    ("embed", m.read_embed_request),
+# (method, its request reader, its positional parameters)
+_METHODS: Final[tuple[tuple[str, ReadRequest, tuple[str, ...]], ...]] = (
+    ("chat", m.read_chat_request, m.CHAT_PARAMS),
+    ("generate", m.read_generate_request, m.GENERATE_PARAMS),
+    ("embed", m.read_embed_request, m.EMBED_PARAMS),
 )
 # (module, owner prefix, is_async): the clients' methods, then the module functions.
 _OWNERS: Final = (
@@ -41,9 +42,10 @@ LIBRARY: Final = Library(
             read_response=m.read_response,
             new_stream_state=m.StreamState,
             is_stream=m.is_stream,
+            positional=positional,
         )
         for module, prefix, is_async in _OWNERS
-        for method, read_request in _METHODS
+        for method, read_request, positional in _METHODS
     ),
     content_attributes=m.CONTENT_ATTRIBUTES,
 )

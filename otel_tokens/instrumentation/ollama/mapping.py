@@ -19,7 +19,8 @@ from .._common import as_int, given, request_attributes, server_of
 
 PROVIDER: Final = "ollama"
 
-# Positional parameters of each method after ``self``, so positional calls read like keyword ones.
+# Positional parameters of each method after ``self``: the wrapper passes them by name
+# (``Endpoint.positional``), so the readers below see keyword arguments only.
 CHAT_PARAMS: Final = ("model", "messages")
 GENERATE_PARAMS: Final = ("model", "prompt", "suffix")
 EMBED_PARAMS: Final = ("model", "input", "truncate", "options", "keep_alive", "dimensions")
@@ -36,22 +37,18 @@ _OPTIONS: Final = (
 )
 
 
-def _arguments(params: tuple[str, ...], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {**dict(zip(params, args, strict=False)), **kwargs}
-
-
 def _options(options: Any) -> dict[str, Any]:
     """``options`` as a dict: a mapping, or the SDK's ``Options`` model."""
     if hasattr(options, "model_dump"):
         dumped = options.model_dump(exclude_none=True)
         return dumped if isinstance(dumped, dict) else {}
-    return dict(options) if isinstance(options, dict) else {}
+    return options if isinstance(options, dict) else {}
 
 
-def _request(instance: Any, arguments: dict[str, Any], operation: str, stream: bool) -> Request:
+def _request(instance: Any, kwargs: dict[str, Any], operation: str, stream: bool) -> Request:
     # The client's httpx base URL gives the server; the provider is Ollama whatever the host.
     _, host, port = server_of(getattr(instance, "_client", None), PROVIDER)
-    model = given(arguments.get("model"))
+    model = given(kwargs.get("model"))
     request = Request(
         provider=PROVIDER,
         operation=operation,
@@ -60,7 +57,7 @@ def _request(instance: Any, arguments: dict[str, Any], operation: str, stream: b
         server_address=host,
         server_port=port,
     )
-    request.attributes = request_attributes(_options(given(arguments.get("options"))), _OPTIONS)
+    request.attributes = request_attributes(_options(given(kwargs.get("options"))), _OPTIONS)
     return request
 
 
@@ -69,30 +66,30 @@ def _output_type(format_: Any) -> str:
     return "json" if format_ == "json" or isinstance(format_, dict) else "text"
 
 
+def _generation(instance: Any, kwargs: dict[str, Any], operation: str, content_key: str) -> Request:
+    """``chat`` / ``generate``: their content under ``content_key``, their output type in ``format``."""
+    request = _request(instance, kwargs, operation, bool(kwargs.get("stream")))
+    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(kwargs.get("format"))
+    request.input_messages = kwargs.get(content_key)
+    return request
+
+
 def read_chat_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    arguments = _arguments(CHAT_PARAMS, args, kwargs)
-    request = _request(instance, arguments, "chat", bool(arguments.get("stream")))
-    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(arguments.get("format"))
-    request.input_messages = arguments.get("messages")
-    return request, kwargs
+    return _generation(instance, kwargs, "chat", "messages"), kwargs
 
 
 def read_generate_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    arguments = _arguments(GENERATE_PARAMS, args, kwargs)
-    request = _request(instance, arguments, "text_completion", bool(arguments.get("stream")))
-    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(arguments.get("format"))
-    request.input_messages = arguments.get("prompt")
-    return request, kwargs
+    return _generation(instance, kwargs, "text_completion", "prompt"), kwargs
 
 
 def read_embed_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    return _request(instance, _arguments(EMBED_PARAMS, args, kwargs), "embeddings", False), kwargs
+    return _request(instance, kwargs, "embeddings", False), kwargs
 
 
 # --- responses -------------------------------------------------------------------------------------

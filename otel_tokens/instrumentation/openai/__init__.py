@@ -2,81 +2,58 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from .._base import LLMInstrumentor
-from .._provider import Endpoint, Library
+from .._common import sync_and_async
+from .._provider import Library
 from . import mapping as m
 
-_CHAT: Final = "openai.resources.chat.completions.completions"
-_RESPONSES: Final = "openai.resources.responses.responses"
-_EMBEDDINGS: Final = "openai.resources.embeddings"
-_COMPLETIONS: Final = "openai.resources.completions"
-
-
-def _endpoints() -> tuple[Endpoint, ...]:
-    surfaces = (
-        (
-            _CHAT,
-            "Completions",
-            ("create", "parse"),
-            m.read_chat_request,
-            m.read_chat_response,
-            m.ChatStreamState,
-            m.hidden_usage_chunk,
-        ),
-        (
-            _RESPONSES,
-            "Responses",
-            ("create", "parse"),
-            m.read_responses_request,
-            m.read_responses_response,
-            m.ResponsesStreamState,
-            m.no_hidden_chunk,
-        ),
-        (
-            _EMBEDDINGS,
-            "Embeddings",
-            ("create",),
-            m.read_embeddings_request,
-            m.read_embeddings_response,
-            m.ChatStreamState,
-            m.no_hidden_chunk,
-        ),
-        (
-            _COMPLETIONS,
-            "Completions",
-            ("create",),
-            m.read_completion_request,
-            m.read_chat_response,
-            m.ChatStreamState,
-            m.hidden_usage_chunk,
-        ),
-    )
-    endpoints = []
-    for module, cls, methods, read_request, read_response, stream_state, hidden in surfaces:
-        for prefix, is_async in (("", False), ("Async", True)):
-            for method in methods:
-                endpoints.append(
-                    Endpoint(
-                        module=module,
-                        qualname=f"{prefix}{cls}.{method}",
-                        is_async=is_async,
-                        read_request=read_request,
-                        read_response=read_response,
-                        new_stream_state=stream_state,
-                        is_stream=m.is_stream,
-                        raw_kind=m.raw_kind,
-                        hidden_chunk=hidden,
-                    )
-                )
-    return tuple(endpoints)
-
+_STAINLESS: Final[dict[str, Any]] = {"is_stream": m.is_stream, "raw_kind": m.raw_kind}
+_CHAT: Final[dict[str, Any]] = {
+    "read_response": m.read_chat_response,
+    "new_stream_state": m.ChatStreamState,
+    "hidden_chunk": m.hidden_usage_chunk,
+    **_STAINLESS,
+}
 
 LIBRARY: Final = Library(
     name="openai",
     requirement="openai >= 1.92.0",  # older: chat parse() lives under client.beta, unpatched (tests/envs/oldest-sdks.txt)
-    endpoints=_endpoints(),
+    endpoints=(
+        *sync_and_async(
+            "openai.resources.chat.completions.completions",
+            "Completions",
+            ("create", "parse"),
+            read_request=m.read_chat_request,
+            **_CHAT,
+        ),
+        *sync_and_async(
+            "openai.resources.completions",
+            "Completions",
+            ("create",),
+            read_request=m.read_completion_request,
+            **_CHAT,
+        ),
+        *sync_and_async(
+            "openai.resources.responses.responses",
+            "Responses",
+            ("create", "parse"),
+            read_request=m.read_responses_request,
+            read_response=m.read_responses_response,
+            new_stream_state=m.ResponsesStreamState,
+            **_STAINLESS,
+        ),
+        *sync_and_async(
+            "openai.resources.embeddings",
+            "Embeddings",
+            ("create",),
+            read_request=m.read_embeddings_request,
+            read_response=m.read_embeddings_response,
+            new_stream_state=m.ChatStreamState,  # never streams; the field is required
+            **_STAINLESS,
+        ),
+    ),
     content_attributes=m.CONTENT_ATTRIBUTES,
     stream_holders=("_raw_stream",),
 )

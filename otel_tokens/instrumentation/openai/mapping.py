@@ -1,23 +1,23 @@
 """OpenAI SDK -> neutral records: chat completions, Responses API, embeddings, legacy completions.
 
 Duck-typed on the SDK's objects (no import of ``openai`` here), so it serves every supported
-SDK version and OpenAI-compatible servers reached through it.
+SDK version and OpenAI-compatible servers reached through it. The OpenAI-shaped pieces (chat
+request parameters, chat usage, completions with ``choices`` and their stream chunks) serve the
+SDKs that mirror OpenAI's API too: groq, mistralai, litellm.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, Final
 
 from ... import names as n
 from ...records import Request, Response, Usage
-from .._common import as_int, given, request_attributes, server_of
-from .._provider import RawKind
+from .._common import as_int, given, is_stainless_stream, request_attributes, server_of, stainless_raw_kind
 
 PROVIDER: Final = "openai"
-_STREAM_TYPES: Final = frozenset({"Stream", "AsyncStream"})
 
-_CHAT_PARAMS: Final = (
+# Chat (and legacy completion) call arguments -> semconv request attributes.
+CHAT_PARAMS: Final = (
     ("max_completion_tokens", n.GEN_AI_REQUEST_MAX_TOKENS),
     ("max_tokens", n.GEN_AI_REQUEST_MAX_TOKENS),
     ("temperature", n.GEN_AI_REQUEST_TEMPERATURE),
@@ -35,8 +35,8 @@ _RESPONSES_PARAMS: Final = (
 )
 
 
-def _base_request(instance: Any, kwargs: dict[str, Any], operation: str) -> Request:
-    provider, host, port = server_of(getattr(instance, "_client", None), PROVIDER)
+def _base_request(instance: Any, kwargs: dict[str, Any], operation: str, default_provider: str) -> Request:
+    provider, host, port = server_of(getattr(instance, "_client", None), default_provider)
     model = given(kwargs.get("model"))
     stream = given(kwargs.get("stream")) is True
     user = given(kwargs.get("safety_identifier")) or given(kwargs.get("user"))
@@ -51,8 +51,9 @@ def _base_request(instance: Any, kwargs: dict[str, Any], operation: str) -> Requ
     )
 
 
-def _with_usage_chunk(request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
-    # Ask for the usage chunk only when the caller set no stream_options, and hide it later.
+def ask_for_usage_chunk(request: Request, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments, with ``stream_options.include_usage`` added when the caller streams
+    and set no ``stream_options``; the usage chunk it brings is then hidden from the caller."""
     if request.stream and given(kwargs.get("stream_options")) is None:
         request.hide_usage_chunk = True
         return {**kwargs, "stream_options": {"include_usage": True}}
@@ -66,29 +67,44 @@ def _output_type(response_format: Any) -> str:
     return "json" if kind in ("json_schema", "json_object") or kind is None else "text"
 
 
+def chat_request(instance: Any, kwargs: dict[str, Any], default_provider: str) -> Request:
+    """A ``chat.completions.create`` request of a Stainless SDK with OpenAI's API (openai, groq)."""
+    request = _base_request(instance, kwargs, "chat", default_provider)
+    request.attributes = request_attributes(kwargs, CHAT_PARAMS)
+    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(given(kwargs.get("response_format")))
+    request.input_messages = given(kwargs.get("messages"))
+    return request
+
+
+def embeddings_request(instance: Any, kwargs: dict[str, Any], default_provider: str) -> Request:
+    """An ``embeddings.create`` request of a Stainless SDK with OpenAI's API (openai, groq)."""
+    request = _base_request(instance, kwargs, "embeddings", default_provider)
+    encoding = given(kwargs.get("encoding_format"))
+    if isinstance(encoding, str):
+        request.attributes = {n.GEN_AI_REQUEST_ENCODING_FORMATS: [encoding]}
+    return request
+
+
 def read_chat_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    request = _base_request(instance, kwargs, "chat")
-    request.attributes = request_attributes(kwargs, _CHAT_PARAMS)
-    request.attributes[n.GEN_AI_OUTPUT_TYPE] = _output_type(given(kwargs.get("response_format")))
-    request.input_messages = given(kwargs.get("messages"))
-    return request, _with_usage_chunk(request, kwargs)
+    request = chat_request(instance, kwargs, PROVIDER)
+    return request, ask_for_usage_chunk(request, kwargs)
 
 
 def read_completion_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    request = _base_request(instance, kwargs, "text_completion")
-    request.attributes = request_attributes(kwargs, _CHAT_PARAMS)
+    request = _base_request(instance, kwargs, "text_completion", PROVIDER)
+    request.attributes = request_attributes(kwargs, CHAT_PARAMS)
     request.input_messages = given(kwargs.get("prompt"))
-    return request, _with_usage_chunk(request, kwargs)
+    return request, ask_for_usage_chunk(request, kwargs)
 
 
 def read_responses_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    request = _base_request(instance, kwargs, "chat")
+    request = _base_request(instance, kwargs, "chat", PROVIDER)
     request.attributes = request_attributes(kwargs, _RESPONSES_PARAMS)
     request.input_messages = given(kwargs.get("input"))
     return request, kwargs
@@ -97,11 +113,7 @@ def read_responses_request(
 def read_embeddings_request(
     instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Request, dict[str, Any]]:
-    request = _base_request(instance, kwargs, "embeddings")
-    encoding = given(kwargs.get("encoding_format"))
-    if isinstance(encoding, str):
-        request.attributes = {n.GEN_AI_REQUEST_ENCODING_FORMATS: [encoding]}
-    return request, kwargs
+    return embeddings_request(instance, kwargs, PROVIDER), kwargs
 
 
 # --- responses -------------------------------------------------------------------------------------
@@ -132,18 +144,26 @@ def responses_usage(usage: Any) -> Usage | None:
     )
 
 
-def read_chat_response(result: Any) -> Response:
+def choices_response(result: Any, usage: Usage | None) -> Response:
+    """A completion with OpenAI's shape (``id``, ``model``, ``choices``); ``usage``: its usage,
+    read by the caller's SDK's rules."""
     choices = getattr(result, "choices", None) or ()
     return Response(
         response_id=getattr(result, "id", None),
         model=getattr(result, "model", None),
         finish_reasons=tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None)),
-        usage=chat_usage(getattr(result, "usage", None)),
+        usage=usage,
         output_messages=lambda: [_choice_text(c) for c in choices],
     )
 
 
+def read_chat_response(result: Any) -> Response:
+    """Chat and legacy completions."""
+    return choices_response(result, chat_usage(getattr(result, "usage", None)))
+
+
 def _choice_text(choice: Any) -> Any:
+    # A chat choice holds a message; a legacy completion choice, the text itself.
     message = getattr(choice, "message", None)
     return getattr(message, "content", None) if message is not None else getattr(choice, "text", None)
 
@@ -165,12 +185,13 @@ def read_embeddings_response(result: Any) -> Response:
 
 # --- streams ---------------------------------------------------------------------------------------
 class ChatStreamState:
-    """Chat and legacy completion chunks; the usage chunk has no choices."""
+    """Chunks with OpenAI's shape (groq, mistralai and litellm ones too): the first chunk brings
+    id and model, each choice its finish reason, one chunk (the last, without choices) the usage.
+    Subclasses read the usage by their SDK's rules (:meth:`read_usage`)."""
 
-    __slots__ = ("finish", "model", "request", "response_id", "usage")
+    __slots__ = ("finish", "model", "response_id", "usage")
 
     def __init__(self, request: Request) -> None:
-        self.request = request
         self.response_id: str | None = None
         self.model: str | None = None
         self.finish: dict[int, str] = {}
@@ -178,20 +199,24 @@ class ChatStreamState:
 
     def on_chunk(self, chunk: Any) -> None:
         if self.response_id is None:
-            self.response_id = chunk.id
-            self.model = chunk.model
+            self.response_id = chunk.id or None  # an empty id (some LiteLLM providers') waits for the next
+            self.model = chunk.model or None
         for choice in chunk.choices:
             if choice.finish_reason:
                 self.finish[choice.index] = choice.finish_reason
-        if chunk.usage is not None:
-            self.usage = chunk.usage
+        usage = getattr(chunk, "usage", None)  # LiteLLM deletes the field from chunks without usage
+        if usage is not None:
+            self.usage = usage
+
+    def read_usage(self) -> Usage | None:
+        return chat_usage(self.usage)
 
     def response(self) -> Response:
         return Response(
             response_id=self.response_id,
             model=self.model,
             finish_reasons=tuple(self.finish[i] for i in sorted(self.finish)),
-            usage=chat_usage(self.usage),
+            usage=self.read_usage(),
         )
 
 
@@ -229,42 +254,9 @@ def hidden_usage_chunk(request: Request, chunk: Any) -> bool:
     return chunk.usage is not None or any("usage" in key for key in extra)
 
 
-def no_hidden_chunk(request: Request, chunk: Any) -> bool:
-    return False
-
-
-def is_stream(result: Any) -> bool:
-    cls = type(result)
-    try:
-        return _stream_classes[cls]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable class: decide without the cache
-        return _is_stream_class(cls)
-    found = _stream_classes[cls] = _is_stream_class(cls)
-    return found
-
-
-def _is_stream_class(cls: type) -> bool:
-    # A peer's stream wrapper (OpenLLMetry's, openai-v2's) around the SDK's stream hides its type.
-    # (hasattr on a pydantic model class raises inside its metaclass: worth caching per class.)
-    return cls.__name__ in _STREAM_TYPES or hasattr(cls, "__next__") or hasattr(cls, "__anext__")
-
-
-_stream_classes: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-
-
-def raw_kind(result: Any) -> RawKind | None:
-    name = type(result).__name__
-    if name == "LegacyAPIResponse":
-        return "eager"
-    if name in ("APIResponse", "AsyncAPIResponse"):
-        return "lazy"
-    return None
-
-
-def no_stream(request: Request) -> ChatStreamState:
-    return ChatStreamState(request)
+# The SDK's stream and raw-response types are Stainless's, as anthropic's and groq's are.
+is_stream: Final = is_stainless_stream
+raw_kind: Final = stainless_raw_kind
 
 
 CONTENT_ATTRIBUTES: Final = frozenset({"choices", "output", "output_text", "output_parsed", "data", "text"})
